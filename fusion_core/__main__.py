@@ -1,0 +1,3 @@
+from fusion_core.cli import main
+
+raise SystemExit(main())

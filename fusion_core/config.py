@@ -1,0 +1,111 @@
+"""Plain-data configuration of an experiment, saved as JSON next to every run.
+
+An experiment is three choices: which data and how to preprocess it
+(``DataConfig``), which encoders and fusion method (``ModelConfig``), and how
+to train (``TrainConfig``). The app builds these step by step from widgets and
+the CLI from flags; both hand them to the same ``fusion_core`` functions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from fusion_core.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and how it is split and preprocessed.
+
+    ``source`` is a sample dataset name or a path to a bundle (zip or folder).
+    ``preprocessing`` maps a modality name to its preprocessing options; a
+    modality left out uses its type's defaults.
+    """
+
+    source: str = "digits-audio"
+    preprocessing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    val_fraction: float = 0.15
+    test_fraction: float = 0.2
+    split_seed: int = 0
+
+
+@dataclass
+class EncoderConfig:
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """The fusion method and, per modality, the encoder that feeds it.
+
+    A modality missing from ``encoders`` gets the default encoder for the form
+    of its prepared tensor (see ``fusion_core.encoders.default_encoder``).
+    """
+
+    fusion: str = "concat"
+    fusion_options: dict[str, Any] = field(default_factory=dict)
+    encoders: dict[str, EncoderConfig] = field(default_factory=dict)
+    embedding_dim: int = 64
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    seed: int = 0
+    device: str = "auto"
+    patience: int = 8
+    class_weighting: bool = False
+    modality_dropout: float = 0.0
+    deterministic: bool = False
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ConfigError(f"modality dropout must be in [0, 1), got {self.modality_dropout}")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of: adam, adamw, sgd")
+
+
+@dataclass
+class ExperimentConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ExperimentConfig:
+        model_raw = dict(raw.get("model", {}))
+        encoders = {name: EncoderConfig(**enc) for name, enc in model_raw.pop("encoders", {}).items()}
+        return cls(
+            data=DataConfig(**_known(DataConfig, raw.get("data", {}))),
+            model=ModelConfig(encoders=encoders, **_known(ModelConfig, model_raw)),
+            train=TrainConfig(**_known(TrainConfig, raw.get("train", {}))),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ExperimentConfig:
+        return cls.from_dict(json.loads(text))
+
+
+def _known(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in raw.items() if k in names}
