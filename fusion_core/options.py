@@ -65,6 +65,9 @@ def check_options(cls: type, options: dict[str, Any], what: str) -> dict[str, An
     return checked
 
 
+_KIND_WORDS = {int: "a whole number", float: "a number"}
+
+
 def _coerce(value: Any, info: OptionInfo, what: str) -> Any:
     if info.choices is not None and value not in info.choices:
         allowed = ", ".join(map(str, info.choices))
@@ -82,7 +85,24 @@ def _coerce(value: Any, info: OptionInfo, what: str) -> Any:
             number = info.kind(value)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"{what} option {info.name} takes a {info.kind.__name__}, not {value!r}"
+                f"{what} option {info.name} takes {_KIND_WORDS[info.kind]}, not {value!r}"
             ) from None
         return number
     return value
+
+
+def require_at_least(what: str, minimum: int, **values: int) -> None:
+    """Raise ConfigError when an option such as ``layers`` or ``hidden`` is below ``minimum``.
+
+    >>> require_at_least("encoder 'mlp'", 1, hidden=64, out_dim=8)
+    """
+    for name, value in values.items():
+        if value < minimum:
+            raise ConfigError(f"{what} option {name} must be at least {minimum}, got {value}")
+
+
+def require_fraction(what: str, **values: float) -> None:
+    """Raise ConfigError when a rate such as ``dropout`` is outside [0, 1)."""
+    for name, value in values.items():
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"{what} option {name} must be in [0, 1), got {value}")

@@ -16,6 +16,9 @@ predict on new samples.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,3 +44,33 @@ class ModalityType:
 
 
 MODALITIES: Registry[ModalityType] = Registry("modality type")
+
+
+def column_values(dataset: Dataset, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """One column as an object array of stripped strings, and where it holds a value.
+
+    A missing value (NaN, None) or an empty string leaves the sample without
+    this modality; the mask says which samples have it.
+    """
+    raw = dataset.table[column]
+    missing = raw.isna().to_numpy()
+    text = raw.astype(object).where(~missing, "").astype(str).str.strip()
+    values = text.to_numpy(dtype=object)
+    present = (~missing) & (text.to_numpy(dtype=object) != "")
+    return values, present.astype(bool)
+
+
+def for_each_row(function: Callable[[int], None], rows: np.ndarray) -> None:
+    """Call ``function(row)`` for every row: on a few threads when there are many.
+
+    Decoding files (images, audio, series) spends much of its time in C code
+    that releases Python's global lock, so a few threads overlap the work.
+    """
+    workers = min(8, os.cpu_count() or 1)
+    if workers == 1 or len(rows) < 64:
+        for row in rows:
+            function(int(row))
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for _ in pool.map(function, (int(row) for row in rows)):
+            pass

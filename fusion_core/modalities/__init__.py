@@ -1,0 +1,14 @@
+"""Preprocessing per modality type: raw columns and files → tensors.
+
+Importing this package registers every modality type in ``MODALITIES``
+(tabular, image, text, audio, series; one file each). ``prepare`` runs them
+all on a dataset; ``transform_with_state`` reuses a fitted state on new data;
+``augment_batch`` is the training-only augmentation the trainer applies.
+"""
+
+from fusion_core.modalities import audio, image, series, tabular, text  # noqa: F401  (fill MODALITIES)
+from fusion_core.modalities.augment import augment_batch
+from fusion_core.modalities.base import MODALITIES, ModalityType
+from fusion_core.modalities.pipeline import prepare, transform_with_state
+
+__all__ = ["MODALITIES", "ModalityType", "augment_batch", "prepare", "transform_with_state"]
