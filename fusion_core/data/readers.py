@@ -48,6 +48,10 @@ def read_image(path: Path, mode: str = "RGB") -> Image.Image:
             f"image {path.name} decodes to too many pixels (over {MAX_IMAGE_PIXELS:,}); "
             "resize it before uploading"
         ) from None
+    except Image.UnidentifiedImageError:  # its message names a memory address, not the file
+        raise DataError(
+            f"cannot read image {path.name}: not a known image format; check that it is a valid image file"
+        ) from None
     except Exception as exc:  # Pillow raises many kinds for corrupt data
         raise DataError(
             f"cannot read image {path.name}: {exc}; check that it is a valid image file"
@@ -141,3 +145,39 @@ def _to_float(samples: np.ndarray) -> np.ndarray:
         scale = float(np.iinfo(samples.dtype).max) + 1.0
         return (samples.astype(np.float32) / scale).astype(np.float32)
     return samples.astype(np.float32)
+
+
+def check_image(path: Path) -> tuple[int, int]:
+    """Check that an image file opens and is within MAX_IMAGE_PIXELS without decoding its pixels.
+
+    Returns ``(width, height)``. Validation calls this for every referenced image:
+    reading the header and verifying the file is much cheaper than decoding it.
+    """
+    data = _read_nonempty(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise DataError(
+                        f"image {path.name} is {width}x{height} pixels, over the limit of "
+                        f"{MAX_IMAGE_PIXELS:,}; resize it before uploading"
+                    )
+                img.verify()
+    except DataError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(
+            f"image {path.name} decodes to too many pixels (over {MAX_IMAGE_PIXELS:,}); "
+            "resize it before uploading"
+        ) from None
+    except Image.UnidentifiedImageError:  # its message names a memory address, not the file
+        raise DataError(
+            f"cannot read image {path.name}: not a known image format; check that it is a valid image file"
+        ) from None
+    except Exception as exc:  # Pillow raises many kinds for corrupt data
+        raise DataError(
+            f"cannot read image {path.name}: {exc}; check that it is a valid image file"
+        ) from None
+    return width, height

@@ -53,6 +53,8 @@ class Dataset:
     modalities: dict[str, ModalitySpec]
     content_hash: str
     notes: list[str] = field(default_factory=list)
+    data_hash: str = ""
+    """sha256 of the files alone; ``content_hash`` also covers the schema (id, target, modalities)."""
 
     @property
     def ids(self) -> list[str]:

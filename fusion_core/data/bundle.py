@@ -1,0 +1,218 @@
+"""Load a bundle: a folder or ``.zip`` holding ``manifest.csv``, an optional ``schema.json`` and media files.
+
+A zip is checked before anything is written (size, file count, member names
+that would land outside the folder, symbolic links) and then unpacked once
+into ``<cache>/bundles/<sha256 of the zip>/``; loading the same zip again
+reuses that folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from fusion_core.data.schema import (
+    DEFAULT_ID,
+    DEFAULT_TARGET,
+    SchemaFile,
+    infer_modalities,
+    is_unsafe_relative_path,
+    parse_schema,
+)
+from fusion_core.data.tables import decode_utf8, parse_table
+from fusion_core.data.types import Dataset
+from fusion_core.data.validate import finish_dataset, hash_files
+from fusion_core.errors import DataError
+from fusion_core.paths import cache_dir
+
+MAX_UNPACKED_BYTES = 2 * 1024**3
+"""A zip may unpack to at most this many bytes (2 GiB), checked before unpacking."""
+
+MAX_ZIP_MEMBERS = 100_000
+"""A zip may hold at most this many files, checked before unpacking."""
+
+IGNORED_MEMBERS = ("__MACOSX/", ".DS_Store", "Thumbs.db")
+"""Files that archivers add on their own; they are skipped."""
+
+
+def load_bundle(path: str | os.PathLike[str], name: str | None = None) -> Dataset:
+    """Load and validate a bundle folder or ``.zip`` (manifest.csv + optional schema.json + media)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"{path} does not exist; give the path of a bundle folder or .zip file")
+    path = path.resolve()
+    if path.is_dir():
+        return _load_folder(path, name or path.name, zip_hash=None)
+    if path.suffix.lower() != ".zip":
+        raise DataError(
+            f"{path.name} is not a bundle; give a folder or .zip holding manifest.csv, or several "
+            "per-modality files together"
+        )
+    zip_hash = file_sha256(path)
+    folder = extract_zip(path, cache_dir() / "bundles" / zip_hash)
+    return _load_folder(_bundle_root(folder, path.name), name or path.stem, zip_hash=zip_hash)
+
+
+def _load_folder(root: Path, name: str, *, zip_hash: str | None) -> Dataset:
+    manifest_path = root / "manifest.csv"
+    if not manifest_path.is_file():
+        raise DataError(
+            f"no manifest.csv in folder {root.name!r}; a bundle needs a manifest.csv with a header row "
+            "and one row per sample"
+        )
+    schema_path = root / "schema.json"
+    schema_bytes = b""
+    schema = SchemaFile()
+    if schema_path.is_file():
+        schema_bytes = schema_path.read_bytes()
+        schema = parse_schema(decode_utf8(schema_bytes, "schema.json"))
+
+    id_column = schema.id or DEFAULT_ID
+    target = schema.target or DEFAULT_TARGET
+    manifest_bytes = manifest_path.read_bytes()
+    table = parse_table(manifest_bytes, "manifest.csv", text_columns=(id_column,))
+    notes: list[str] = []
+    if target not in table.columns:
+        if schema.target:
+            raise DataError(
+                f"schema.json names the target {target!r}, but manifest.csv has no such column; "
+                f'fix "target" in schema.json (columns: {", ".join(map(str, table.columns))})'
+            )
+        raise DataError(
+            f"manifest.csv has no {DEFAULT_TARGET!r} column; add the class of each sample as a "
+            f'{DEFAULT_TARGET!r} column, or name the label column in schema.json as "target"'
+        )
+    if id_column not in table.columns:
+        if schema.id:
+            raise DataError(
+                f"schema.json names the id column {id_column!r}, but manifest.csv has no such column; "
+                f'fix "id" in schema.json or remove it to number the rows'
+            )
+        table.insert(0, id_column, pd.Series(range(len(table))).astype(str))
+        notes.append(f"manifest.csv has no {id_column!r} column; samples are numbered by row from 0")
+    if schema.modalities is not None:
+        modalities = schema.modalities
+    else:
+        modalities = infer_modalities(table, target=target, id_column=id_column, root=root)
+
+    head = hashlib.sha256(manifest_bytes).hexdigest() + hashlib.sha256(schema_bytes).hexdigest()
+    data_hash = zip_hash if zip_hash else (lambda paths: hash_files(root, paths, head.encode()))
+    return finish_dataset(
+        name=name,
+        root=root,
+        table=table,
+        id_column=id_column,
+        target=target,
+        modalities=modalities,
+        data_hash=data_hash,
+        notes=notes,
+        shown="manifest.csv",
+        fix="fix the name in schema.json",
+        target_fix='name the label column in schema.json as "target"',
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def extract_zip(path: Path, destination: Path) -> Path:
+    """Check ``path`` and unpack it into ``destination`` (reused when already there); returns it."""
+    if destination.is_dir():
+        return destination
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise DataError(f"{path.name} is not a valid zip file; create it again, e.g. with zip -r") from None
+    with archive:
+        members = check_zip_members(archive, path.name)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=destination.parent))
+        try:
+            for info in members:
+                target = staging.joinpath(*_member_parts(info.filename))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as source, open(target, "wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
+            try:
+                staging.rename(destination)
+            except OSError:  # another process unpacked the same zip meanwhile
+                if not destination.is_dir():
+                    raise
+        except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
+            raise DataError(
+                f"{path.name} is damaged or uses an unsupported compression ({exc}); create it again"
+            ) from None
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+    return destination
+
+
+def check_zip_members(archive: zipfile.ZipFile, shown: str) -> list[zipfile.ZipInfo]:
+    """The zip's files to unpack, after the checks that must come before writing anything."""
+    infos = archive.infolist()
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise DataError(
+            f"{shown} holds {len(infos):,} entries, over the limit of {MAX_ZIP_MEMBERS:,}; "
+            "split the data into smaller bundles"
+        )
+    total = sum(info.file_size for info in infos)
+    if total > MAX_UNPACKED_BYTES:
+        raise DataError(
+            f"{shown} would unpack to {_size(total)}, over the limit of {_size(MAX_UNPACKED_BYTES)}; "
+            "use smaller files or split the data into smaller bundles"
+        )
+    members = []
+    for info in infos:
+        name = info.filename
+        if is_unsafe_relative_path(name) or not _member_parts(name):
+            raise DataError(
+                f"{shown} holds the unsafe path {name!r}, which would unpack outside its folder; "
+                "create the zip again from inside the bundle folder"
+            )
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise DataError(
+                f"{shown} holds a symbolic link {name!r}; replace links by the files they point to"
+            )
+        if info.is_dir() or _ignored(name):
+            continue
+        members.append(info)
+    return members
+
+
+def _member_parts(name: str) -> tuple[str, ...]:
+    return tuple(p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", "."))
+
+
+def _ignored(name: str) -> bool:
+    normalized = name.replace("\\", "/")
+    return normalized.startswith(IGNORED_MEMBERS[0]) or normalized.rsplit("/", 1)[-1] in IGNORED_MEMBERS[1:]
+
+
+def _bundle_root(folder: Path, shown: str) -> Path:
+    """The folder holding manifest.csv: the zip's top, or its single top-level folder."""
+    if (folder / "manifest.csv").is_file():
+        return folder
+    entries = [p for p in folder.iterdir()]
+    if len(entries) == 1 and entries[0].is_dir() and (entries[0] / "manifest.csv").is_file():
+        return entries[0]
+    raise DataError(
+        f"no manifest.csv in {shown}; put manifest.csv at the top of the zip (or in its single top-level "
+        "folder) next to the media folders"
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**3:.1f} GB" if n >= 1024**3 else f"{n / 1024**2:.1f} MB"
