@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from fusion_core.data.types import InputSpec
+from fusion_core.errors import ConfigError
 from fusion_core.registry import Registry
 
 
@@ -45,3 +46,48 @@ class Encoder(nn.Module):
 
 
 ENCODERS: Registry[Encoder] = Registry("encoder")
+
+
+def masked_mean(steps: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+    """Average ``steps (N, T, D)`` over the steps that are not padding; all-padding rows give zeros."""
+    keep = (~padding).unsqueeze(-1).to(steps.dtype)
+    return (steps * keep).sum(dim=1) / keep.sum(dim=1).clamp_min(1.0)
+
+
+class StepInput(nn.Module):
+    """Turn a ``sequence``, ``tokens`` or ``grid`` input into steps ``(N, T, C)`` and a padding mask.
+
+    - sequence ``(N, T, C)``: used as is; no step is padding.
+    - tokens ``(N, T)`` int64: each id becomes a learned vector of ``embed_dim`` numbers;
+      id 0 is padding (its vector is kept at zero) and marks the step as padded.
+    - grid ``(N, C, H, W)``: each column is one step of ``C * H`` numbers, so an audio
+      spectrogram (``C=1``, ``H`` frequency bins, ``W`` frames) is read frame by frame
+      and an image column by column.
+
+    ``num_steps`` and ``step_dim`` are known when built.
+    """
+
+    def __init__(self, spec: InputSpec, *, embed_dim: int) -> None:
+        super().__init__()
+        self.form = spec.form
+        if spec.form == "tokens":
+            if not spec.vocab_size:
+                raise ConfigError(
+                    "a tokens input needs a vocabulary size; prepare the text modality as tokens"
+                )
+            self.embedding = nn.Embedding(spec.vocab_size, embed_dim, padding_idx=0)
+            self.num_steps, self.step_dim = spec.shape[0], embed_dim
+        elif spec.form == "sequence":
+            self.num_steps, self.step_dim = spec.shape[0], spec.shape[1]
+        elif spec.form == "grid":
+            channels, height, width = spec.shape
+            self.num_steps, self.step_dim = width, channels * height
+        else:
+            raise ConfigError(f"a step-by-step encoder cannot read a {spec.form} input")
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.form == "tokens":
+            return self.embedding(x), x == 0
+        if self.form == "grid":
+            x = x.flatten(1, 2).transpose(1, 2)  # (N, C, H, W) -> (N, W, C*H)
+        return x, x.new_zeros(x.shape[:2], dtype=torch.bool)

@@ -69,3 +69,40 @@ class Fusion(nn.Module):
 
 
 FUSIONS: Registry[Fusion] = Registry("fusion method")
+
+
+def classifier_head(in_dim: int, num_classes: int, *, hidden: int, dropout: float) -> nn.Sequential:
+    """The small MLP every method ends with: Linear → ReLU → Dropout → Linear.
+
+    The hidden layer matters: with it the head can learn interactions between the
+    fused features (such as an XOR of two modalities) that a linear layer cannot.
+    """
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes)
+    )
+
+
+def presence_matrix(masks: Mapping[str, torch.Tensor], names: list[str]) -> torch.Tensor:
+    """Stack per-modality presence masks into ``(N, M)`` bool, in the order of ``names``."""
+    return torch.stack([masks[name].bool() for name in names], dim=1)
+
+
+def zero_absent(features: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Multiply ``features (N, …)`` by the presence mask ``(N,)`` so absent samples are zeros."""
+    return features * present.reshape(-1, *([1] * (features.dim() - 1))).to(features.dtype)
+
+
+def masked_log_softmax(scores: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Log-softmax over modalities ``(N, M, …)`` that gives absent modalities zero weight.
+
+    A sample with no modality present spreads its weight evenly, so it still gets an answer.
+    """
+    present = present | ~present.any(dim=1, keepdim=True)
+    while present.dim() < scores.dim():
+        present = present.unsqueeze(-1)
+    return scores.masked_fill(~present, float("-inf")).log_softmax(dim=1)
+
+
+def masked_softmax(scores: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Softmax over modalities ``(N, M, …)`` with zero weight on absent modalities."""
+    return masked_log_softmax(scores, present).exp()
