@@ -53,14 +53,14 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30
+    epochs: int = 8
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 4e-3
     weight_decay: float = 1e-4
     optimizer: str = "adamw"
     seed: int = 0
     device: str = "auto"
-    patience: int = 8
+    patience: int = 4
     class_weighting: bool = False
     modality_dropout: float = 0.0
     deterministic: bool = False

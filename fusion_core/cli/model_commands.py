@@ -1,0 +1,415 @@
+"""``fusion-explorer methods | train | compare | runs``: models from the command line.
+
+``methods``   the fusion methods and encoders there are to choose from;
+``train``     train one model on a dataset, print its test metrics, save it as a run;
+``compare``   train several methods on identical splits and seeds, print a ranking;
+``runs``      list the saved runs.
+
+Results go to stdout (a readable table, or one JSON document with ``--json``);
+progress goes to stderr so that it never mixes with what a script reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from fusion_core.config import DataConfig, EncoderConfig, ExperimentConfig, ModelConfig, TrainConfig
+from fusion_core.device import DEVICE_CHOICES
+from fusion_core.errors import ConfigError
+
+FORM_SOURCES = {"vector": "tabular, text", "grid": "image, audio", "sequence": "series", "tokens": "text"}
+"""Which modality types usually arrive in each tensor form (see the preprocessing options)."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    methods = subparsers.add_parser(
+        "methods",
+        help="list the fusion methods and encoders",
+        description="List the fusion methods (with their level and a one-line summary) and the encoders.",
+    )
+    methods.add_argument("--json", action="store_true", help="print one JSON document")
+    methods.set_defaults(handler=run_methods)
+
+    train = subparsers.add_parser(
+        "train",
+        help="train one fusion model and save it as a run",
+        description="Train one fusion model on a dataset, print its test metrics and save it as a run.",
+    )
+    _add_data_argument(train)
+    train.add_argument("--fusion", required=True, metavar="NAME", help="fusion method, or only:<modality>")
+    train.add_argument(
+        "--encoder",
+        action="append",
+        default=[],
+        metavar="MODALITY=ENCODER",
+        help="encoder for one modality (repeatable); others get the default for their input form",
+    )
+    train.add_argument(
+        "--fusion-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the fusion method (repeatable); see 'fusion-explorer methods'",
+    )
+    _add_training_arguments(train)
+    train.add_argument("--batch-size", type=int, metavar="N", help="samples per training step")
+    train.add_argument("--lr", type=float, metavar="F", help="learning rate")
+    train.add_argument("--seed", type=int, metavar="N", help="seed of the weights and the batch order")
+    train.set_defaults(handler=run_train)
+
+    compare = subparsers.add_parser(
+        "compare",
+        help="compare fusion methods on identical splits and seeds",
+        description="Train several fusion methods on identical splits with the same seeds and rank them "
+        "by test macro-F1, with the gain over the best single-modality baseline.",
+    )
+    _add_data_argument(compare)
+    compare.add_argument(
+        "--methods", default="all", metavar="all|A,B,…", help="'all' or comma-separated method names"
+    )
+    compare.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per method (default 1)")
+    compare.add_argument("--folds", type=int, metavar="K", help="stratified K-fold cross-validation")
+    _add_training_arguments(compare)
+    compare.set_defaults(handler=run_compare)
+
+    runs = subparsers.add_parser(
+        "runs", help="list the saved runs", description="List the saved runs, newest first."
+    )
+    runs.add_argument(
+        "--runs-dir", metavar="DIR", help="run registry folder (default $FUSION_EXPLORER_RUNS or ./runs)"
+    )
+    runs.add_argument("--dataset", metavar="NAME", help="only the runs on this dataset")
+    runs.add_argument("--json", action="store_true", help="print one JSON list")
+    runs.set_defaults(handler=run_runs)
+
+
+def _add_data_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", required=True, metavar="PATH|NAME", help="a bundle (zip or folder) or a sample dataset name"
+    )
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--epochs", type=int, metavar="N", help=f"most epochs to train (default {TrainConfig.epochs})"
+    )
+    parser.add_argument(
+        "--device", choices=DEVICE_CHOICES, default="auto", help="where to train (default auto)"
+    )
+    parser.add_argument(
+        "--runs-dir", metavar="DIR", help="run registry folder (default $FUSION_EXPLORER_RUNS or ./runs)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+# -----------------------------------------------------------------------------
+# methods
+
+
+def run_methods(args: argparse.Namespace) -> int:
+    from fusion_core.encoders import ENCODERS
+    from fusion_core.fusion import FUSIONS
+
+    fusions = [
+        {
+            "name": f"{name}:<modality>" if getattr(cls, "per_modality_baseline", False) else name,
+            "title": cls.title,
+            "level": cls.level,
+            "summary": cls.summary,
+        }
+        for name, cls in FUSIONS.items()
+    ]
+    encoders = [
+        {
+            "name": name,
+            "title": cls.title,
+            "forms": sorted(cls.accepts),
+            "modality_types": sorted(
+                {t for form in cls.accepts for t in FORM_SOURCES.get(form, "").split(", ") if t}
+            ),
+            "summary": cls.summary,
+        }
+        for name, cls in ENCODERS.items()
+    ]
+    if args.json:
+        print(json.dumps({"fusion_methods": fusions, "encoders": encoders}, indent=2))
+        return 0
+    print("Fusion methods (use with --fusion)")
+    print(_table([[f["name"], f["level"], f["summary"]] for f in fusions], ["name", "level", "summary"]))
+    print()
+    print("Encoders (use with --encoder MODALITY=ENCODER)")
+    rows = [
+        [e["name"], ", ".join(e["forms"]), ", ".join(e["modality_types"]), e["summary"]] for e in encoders
+    ]
+    print(_table(rows, ["name", "forms", "modality types", "summary"]))
+    return 0
+
+
+# -----------------------------------------------------------------------------
+# train
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from fusion_core.data import load_dataset
+    from fusion_core.encoders import ENCODERS
+    from fusion_core.experiment import run_experiment
+    from fusion_core.fusion import FUSIONS, available_methods, split_method
+    from fusion_core.modalities import prepare
+    from fusion_core.options import check_options
+    from fusion_core.runs import RunStore
+
+    encoders = parse_pairs(args.encoder, "--encoder", "MODALITY=ENCODER")
+    fusion_options = parse_pairs(args.fusion_option, "--fusion-option", "KEY=VALUE")
+    dataset = load_dataset(_source(args.data))
+    methods = available_methods(list(dataset.modalities))
+    if args.fusion not in methods:
+        raise ConfigError(f"unknown fusion method {args.fusion!r}; choose one of: {', '.join(methods)}")
+    fusion_class = FUSIONS.get(split_method(args.fusion)[0])
+    fusion_options = check_options(fusion_class, fusion_options, f"fusion {args.fusion!r}")
+    for modality, encoder in encoders.items():
+        if modality not in dataset.modalities:
+            raise ConfigError(
+                f"--encoder names modality {modality!r}, which this dataset does not have; "
+                f"its modalities are: {', '.join(dataset.modalities)}"
+            )
+        ENCODERS.get(encoder)  # unknown names fail here, listing the encoders
+
+    config = ExperimentConfig(
+        data=DataConfig(source=_source(args.data)),
+        model=ModelConfig(
+            fusion=args.fusion,
+            fusion_options=fusion_options,
+            encoders={modality: EncoderConfig(name) for modality, name in encoders.items()},
+        ),
+        train=_train_config(args),
+    )
+    prepared = prepare(dataset, config.data)
+    progress = None if args.json else _print_epoch(config.train.epochs)
+    result = run_experiment(config, prepared=prepared, store=RunStore(args.runs_dir), on_epoch=progress)
+    used_encoders = {
+        name: getattr(enc, "name", type(enc).__name__) for name, enc in result.model.encoders.items()
+    }
+    if args.json:
+        print(json.dumps(_train_json(result, args.data, used_encoders), indent=2))
+        return 0
+    print(_train_report(result, used_encoders, args.runs_dir))
+    return 0
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    given = {"epochs": args.epochs, "device": args.device}
+    for name in ("batch_size", "lr", "seed"):
+        given[name] = getattr(args, name, None)
+    return TrainConfig(**{key: value for key, value in given.items() if value is not None})
+
+
+def _train_json(result: Any, data: str, encoders: dict[str, str]) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "run_id": result.run_id,
+        "label": result.label,
+        "data": data,
+        "dataset": result.dataset_name,
+        "fusion": result.method,
+        "encoders": encoders,
+        "metrics": result.metrics,
+        "confusion_matrix": result.metrics["confusion_matrix"],
+        "class_names": result.class_names,
+        "history": [asdict(log) for log in result.history],
+        "params": result.params,
+        "train_seconds": result.train_seconds,
+        "epochs_run": result.epochs_run,
+        "stopped": result.stopped,
+        "device": result.device,
+    }
+
+
+def _train_report(result: Any, encoders: dict[str, str], runs_dir: str | None) -> str:
+    m = result.metrics
+    lines = [
+        f"{result.method} on {result.dataset_name}: {result.epochs_run} epochs ({result.stopped.replace('_', ' ')}), "
+        f"{result.train_seconds:.1f} s on {result.device}, {result.params:,} parameters",
+        "encoders: " + ", ".join(f"{name}={enc}" for name, enc in encoders.items()),
+        "",
+        "test metrics",
+        _table(
+            [
+                ["accuracy", _num(m["accuracy"])],
+                ["macro F1", _num(m["macro_f1"])],
+                ["weighted F1", _num(m["weighted_f1"])],
+                ["precision (macro)", _num(m["precision"])],
+                ["recall (macro)", _num(m["recall"])],
+                ["ROC-AUC (one-vs-rest)", _num(m["roc_auc"])],
+            ],
+            ["metric", "value"],
+        ),
+        "",
+        "per class",
+        _table(
+            [
+                [name, _num(c["precision"]), _num(c["recall"]), _num(c["f1"]), str(c["support"])]
+                for name, c in m["per_class"].items()
+            ],
+            ["class", "precision", "recall", "F1", "support"],
+        ),
+        "",
+        "confusion matrix (rows: true class, columns: predicted class)",
+        _table(
+            [
+                [name, *map(str, row)]
+                for name, row in zip(result.class_names, m["confusion_matrix"], strict=True)
+            ],
+            ["", *result.class_names],
+        ),
+        "",
+        f"run id: {result.run_id}",
+        f"analyse it: fusion-explorer analyze --run {result.run_id}"
+        + (f" --runs-dir {runs_dir}" if runs_dir else ""),
+    ]
+    return "\n".join(lines)
+
+
+# -----------------------------------------------------------------------------
+# compare
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from fusion_core.experiment import compare, summarize
+    from fusion_core.runs import RunStore
+
+    def announce(result: Any, index: int, total: int) -> None:
+        print(
+            f"[{index}/{total}] {result.label}: macro-F1 {result.metrics['macro_f1']:.3f}, "
+            f"{result.epochs_run} epochs, {result.train_seconds:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    results = compare(
+        DataConfig(source=_source(args.data)),
+        args.methods,
+        seeds=args.seeds,
+        folds=args.folds,
+        train=_train_config(args),
+        store=RunStore(args.runs_dir),
+        on_run=None if args.json else announce,
+    )
+    rows = summarize(results)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    name = results[0].dataset_name if results else args.data
+    splits = f"{args.folds} folds" if args.folds else "one split"
+    print(
+        f"{name}: {len(results)} runs ({splits}, {args.seeds} seed{'s' if args.seeds > 1 else ''} per method)"
+    )
+    print(
+        _table(
+            [
+                [
+                    row["method"],
+                    f"{row['macro_f1_mean']:.3f} ± {row['macro_f1_std']:.3f}",
+                    _num(row["accuracy_mean"]),
+                    f"{row['params']:,}",
+                    f"{row['train_seconds_mean']:.1f}",
+                    ""
+                    if row["gain_over_best_unimodal"] is None
+                    else f"{row['gain_over_best_unimodal']:+.3f}",
+                ]
+                for row in rows
+            ],
+            ["method", "macro-F1 (mean ± std)", "accuracy", "parameters", "train s", "gain vs best unimodal"],
+        )
+    )
+    return 0
+
+
+# -----------------------------------------------------------------------------
+# runs
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from fusion_core.runs import RunStore
+
+    store = RunStore(args.runs_dir)
+    rows = store.list(dataset=args.dataset)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(
+            f"no saved runs in {store.root}; train one with: fusion-explorer train --data NAME --fusion concat"
+        )
+        return 0
+    print(
+        _table(
+            [
+                [
+                    r["run_id"],
+                    r["label"],
+                    r["dataset"],
+                    r["method"],
+                    _num(r["macro_f1"]),
+                    _num(r["accuracy"]),
+                    str(r["epochs_run"]),
+                    r["created"],
+                ]
+                for r in rows
+            ],
+            ["run id", "label", "dataset", "method", "macro-F1", "accuracy", "epochs", "created"],
+        )
+    )
+    return 0
+
+
+# -----------------------------------------------------------------------------
+# helpers
+
+
+def parse_pairs(items: list[str], flag: str, form: str) -> dict[str, str]:
+    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; a malformed item is a ConfigError."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{flag} takes {form}, got {item!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _source(data: str) -> str:
+    """A path is made absolute, so that the saved configuration works from any folder."""
+    path = Path(data).expanduser()
+    return str(path.resolve()) if path.exists() else data
+
+
+def _print_epoch(epochs: int):
+    def show(log: Any) -> None:
+        print(
+            f"epoch {log.epoch:>3}/{epochs}  train loss {log.train_loss:.4f}  val loss {log.val_loss:.4f}  "
+            f"val macro-F1 {log.val_macro_f1:.3f}  ({log.seconds:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return show
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain left-aligned text table."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

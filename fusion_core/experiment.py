@@ -1,0 +1,303 @@
+"""A whole experiment in one call, and fair comparisons of fusion methods.
+
+``run_experiment`` goes from an ``ExperimentConfig`` to a scored, trained model:
+load the data, prepare it, build the model, train it, score it on the test
+split. ``compare`` runs several methods on *identical* splits with the same
+seeds, so that the differences between them come from the methods and not
+from luck in the split; ``summarize`` turns the runs into one row per method,
+with the mean and spread over seeds (and folds) and the gain over the best
+single-modality baseline, which answers "did fusing help at all?".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from fusion_core.data.types import Dataset, InputSpec, PreparedData, Splits
+from fusion_core.errors import ConfigError
+from fusion_core.metrics import compute_metrics
+from fusion_core.training import BatchProgress, EpochLog, fit, predict, seed_everything
+
+BASELINE_PREFIX = "only:"  # "only:<modality>" trains on that modality alone
+
+
+@dataclass
+class RunResult:
+    """One trained and scored model: what ``run_experiment`` returns and ``RunStore`` saves and loads."""
+
+    run_id: str | None  # set once saved
+    label: str  # e.g. "concat · seed 0"; renamable
+    method: str  # fusion name, or "only:<modality>"
+    config: ExperimentConfig
+    dataset_name: str
+    seed: int
+    fold: int | None
+    metrics: dict  # compute_metrics(...) of the test split
+    history: list[EpochLog]
+    class_names: list[str]
+    test_ids: list[str]
+    y_true: np.ndarray  # (n_test,) int class indices
+    y_pred: np.ndarray  # (n_test,)
+    probabilities: np.ndarray  # (n_test, C)
+    params: int
+    train_seconds: float
+    epochs_run: int
+    stopped: str
+    device: str
+    created: str  # ISO timestamp
+    model: nn.Module | None  # on CPU, eval mode; rebuilt from saved weights on load
+    preprocessing_state: dict  # the fitted preprocessing, per modality (PreparedData.state)
+    preprocessing: dict = field(default_factory=dict)  # the options it was fitted with, defaults filled in
+    input_specs: dict[str, InputSpec] = field(default_factory=dict)  # what the model was built for
+
+    def predict(self, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and predicted class indices for every sample of ``dataset``."""
+        return predict_dataset(self, dataset)
+
+
+# -----------------------------------------------------------------------------
+# one experiment
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    prepared: PreparedData | None = None,
+    store: Any | None = None,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    on_batch: Callable[[BatchProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    label: str | None = None,
+    fold: int | None = None,
+) -> RunResult:
+    """Load and prepare the data (unless ``prepared`` is given), build, train and test one model.
+
+    With a ``store`` (a ``RunStore``) the run is saved and ``run_id`` set.
+    """
+    from fusion_core.model import build_model, count_parameters
+
+    if prepared is None:
+        from fusion_core.data import load_dataset
+        from fusion_core.modalities import prepare
+
+        prepared = prepare(load_dataset(config.data.source), config.data)
+
+    seed_everything(config.train.seed)  # the same seed gives the same initial weights
+    specs = prepared.input_specs()
+    model = build_model(specs, prepared.num_classes, config.model)
+    trained = fit(
+        model, prepared, config.train, on_epoch=on_epoch, on_batch=on_batch, should_stop=should_stop
+    )
+
+    test_rows = prepared.splits.test
+    probabilities, predictions = predict(model, prepared, test_rows)
+    y_true = prepared.labels[test_rows].numpy()
+    model.cpu().eval()
+    method = config.model.fusion
+    result = RunResult(
+        run_id=None,
+        label=label or default_label(method, config.train.seed, fold),
+        method=method,
+        config=config,
+        dataset_name=prepared.dataset_name,
+        seed=config.train.seed,
+        fold=fold,
+        metrics=compute_metrics(y_true, predictions, probabilities, prepared.class_names),
+        history=trained.history,
+        class_names=list(prepared.class_names),
+        test_ids=[prepared.ids[i] for i in test_rows.tolist()],
+        y_true=y_true,
+        y_pred=predictions,
+        probabilities=probabilities,
+        params=count_parameters(model),
+        train_seconds=trained.train_seconds,
+        epochs_run=trained.epochs_run,
+        stopped=trained.stopped,
+        device=trained.device,
+        created=datetime.now().astimezone().isoformat(timespec="seconds"),
+        model=model,
+        preprocessing_state=prepared.state,
+        preprocessing=prepared.preprocessing,
+        input_specs=specs,
+    )
+    if store is not None:
+        store.save(result)
+    return result
+
+
+def default_label(method: str, seed: int, fold: int | None = None) -> str:
+    label = f"{method} · seed {seed}"
+    return label if fold is None else f"{label} · fold {fold}"
+
+
+def predict_dataset(result: RunResult, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Score every sample of ``dataset`` with a trained run, preprocessing it exactly as in training.
+
+    The saved preprocessing state (scaler statistics, vocabulary, …) is reused,
+    never re-fitted, so a reloaded run predicts exactly as it did when trained.
+    """
+    from fusion_core.modalities import transform_with_state
+
+    if result.model is None:
+        raise ConfigError("this run has no model to predict with; load it with RunStore.load(run_id)")
+    modalities = transform_with_state(
+        dataset, result.preprocessing_state, result.preprocessing or result.config.data.preprocessing
+    )
+    n = len(dataset)
+    everything = torch.arange(n)
+    data = PreparedData(
+        dataset_name=dataset.name,
+        modalities=modalities,
+        labels=torch.zeros(n, dtype=torch.long),  # unused: predicting needs no labels
+        class_names=list(result.class_names),
+        ids=dataset.ids,
+        splits=Splits(everything, everything[:0], everything[:0]),
+    )
+    return predict(result.model, data, everything)
+
+
+# -----------------------------------------------------------------------------
+# comparing methods
+
+
+def compare(
+    data_config: DataConfig,
+    methods: Sequence[str] | str,
+    *,
+    seeds: int = 1,
+    folds: int | None = None,
+    train: TrainConfig | None = None,
+    model_template: ModelConfig | None = None,
+    store: Any | None = None,
+    on_run: Callable[[RunResult, int, int], None] | None = None,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[RunResult]:
+    """Train every method on identical splits with the same seeds; return the finished runs.
+
+    ``methods`` is a list of names or ``"all"`` (every fusion method that fits the
+    data, plus one ``only:<modality>`` baseline per modality). Seeds are
+    ``train.seed, train.seed + 1, …``. With ``folds=K`` the data is split into
+    K stratified folds and every method runs on each. ``on_run(result, index,
+    total)`` is called as each run finishes; ``should_stop()`` cancels the rest
+    of the queue (a run cut short is not returned or saved).
+    """
+    from fusion_core.data import kfold_splits, load_dataset
+    from fusion_core.modalities import prepare
+
+    train = train or TrainConfig()
+    model_template = model_template or ModelConfig()
+    if seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    if folds is not None and folds < 2:
+        raise ConfigError(f"folds must be at least 2, got {folds}")
+
+    dataset = load_dataset(data_config.source)
+    method_names = resolve_methods(methods, list(dataset.modalities))
+    if folds is None:
+        fold_splits: list[Splits | None] = [None]
+    else:
+        fold_splits = list(
+            kfold_splits(
+                dataset.label_indices(),
+                folds=folds,
+                seed=data_config.split_seed,
+                val_fraction=data_config.val_fraction,
+            )
+        )
+
+    results: list[RunResult] = []
+    total = len(fold_splits) * len(method_names) * seeds
+    for fold_index, splits in enumerate(fold_splits):
+        prepared = prepare(dataset, data_config, splits=splits)  # once per fold, shared by every method
+        for method in method_names:
+            for seed in range(train.seed, train.seed + seeds):
+                if should_stop is not None and should_stop():
+                    return results
+                config = ExperimentConfig(
+                    data=data_config,
+                    model=replace(
+                        model_template,
+                        fusion=method,  # the template's fusion options belong to its own method only
+                        fusion_options=model_template.fusion_options
+                        if method == model_template.fusion
+                        else {},
+                    ),
+                    train=replace(train, seed=seed),
+                )
+                result = run_experiment(
+                    config,
+                    prepared=prepared,
+                    on_epoch=on_epoch,
+                    should_stop=should_stop,
+                    fold=None if folds is None else fold_index,
+                )
+                if result.stopped == "cancelled":
+                    return results
+                if store is not None:
+                    store.save(result)
+                results.append(result)
+                if on_run is not None:
+                    on_run(result, len(results), total)
+    return results
+
+
+def resolve_methods(methods: Sequence[str] | str, modality_names: list[str]) -> list[str]:
+    """``"all"`` or a list (or comma-separated string) of method names, checked against the data."""
+    from fusion_core.fusion import available_methods
+
+    valid = available_methods(modality_names)
+    if isinstance(methods, str):
+        if methods.strip() == "all":
+            return list(valid)
+        methods = [name.strip() for name in methods.split(",") if name.strip()]
+    if not methods:
+        raise ConfigError(f"no fusion method given; choose 'all' or some of: {', '.join(valid)}")
+    for name in methods:
+        if name not in valid:
+            raise ConfigError(f"unknown fusion method {name!r}; choose 'all' or some of: {', '.join(valid)}")
+    return list(dict.fromkeys(methods))
+
+
+def summarize(results: Sequence[RunResult]) -> list[dict[str, Any]]:
+    """One row per method: mean and spread of macro-F1 over its runs, cost, and gain over unimodal.
+
+    ``macro_f1_std`` is the sample standard deviation over seeds and folds (0 for a
+    single run). ``gain_over_best_unimodal`` is the method's mean macro-F1 minus the
+    best ``only:<modality>`` baseline's; positive means fusing helped. It is None
+    when no baseline was run.
+    """
+    by_method: dict[str, list[RunResult]] = {}
+    for result in results:
+        by_method.setdefault(result.method, []).append(result)
+
+    rows = []
+    for method, runs in by_method.items():
+        f1 = np.array([r.metrics["macro_f1"] for r in runs], dtype=float)
+        rows.append(
+            {
+                "method": method,
+                "runs": len(runs),
+                "macro_f1_mean": float(f1.mean()),
+                "macro_f1_std": float(f1.std(ddof=1)) if len(runs) > 1 else 0.0,
+                "accuracy_mean": float(np.mean([r.metrics["accuracy"] for r in runs])),
+                "params": int(runs[0].params),
+                "train_seconds_mean": float(np.mean([r.train_seconds for r in runs])),
+                "run_ids": [r.run_id for r in runs if r.run_id is not None],
+            }
+        )
+    baselines = [row["macro_f1_mean"] for row in rows if row["method"].startswith(BASELINE_PREFIX)]
+    best_baseline = max(baselines) if baselines else None
+    for row in rows:
+        gain = None if best_baseline is None else row["macro_f1_mean"] - best_baseline
+        row["gain_over_best_unimodal"] = gain if gain is None or math.isfinite(gain) else None
+    return sorted(rows, key=lambda row: row["macro_f1_mean"], reverse=True)

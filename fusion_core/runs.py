@@ -1,0 +1,314 @@
+"""The run registry: every trained model saved as a folder of plain files, indexed in SQLite.
+
+A run is one folder, ``<root>/<run_id>/``, that a person can open and read:
+
+================================  ==================================================
+``config.json``                   the ``ExperimentConfig`` that reproduces the run
+``metrics.json``                  test-split metrics (``compute_metrics``)
+``history.json``                  one record per epoch (losses, validation F1, …)
+``predictions.csv``               id, true class, predicted class, one probability column per class
+``preprocessing_state.json``      the fitted preprocessing and the options it used
+``input_specs.json``              per modality: form, shape, vocabulary size
+``run.json``                      label, method, seed, fold, timings, device, classes
+``model.pt``                      the weights (a ``state_dict`` only, no pickled code)
+================================  ==================================================
+
+``<root>/index.sqlite`` holds one row per run for fast listing. The root is
+the ``root`` argument, else ``$FUSION_EXPLORER_RUNS``, else ``./runs``.
+Weights are loaded with ``torch.load(..., weights_only=True)``, which cannot
+run code hidden in a file, so a shared run folder is safe to open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+from contextlib import closing
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fusion_core.config import ExperimentConfig
+from fusion_core.data.types import InputSpec
+from fusion_core.errors import RunNotFoundError
+from fusion_core.experiment import RunResult, predict_dataset
+from fusion_core.training import EpochLog
+
+RUNS_ENV = "FUSION_EXPLORER_RUNS"
+DEFAULT_ROOT = "runs"
+INDEX_FILE = "index.sqlite"
+RUN_FORMAT = 1
+
+INDEX_COLUMNS = (
+    "run_id",
+    "label",
+    "dataset",
+    "method",
+    "seed",
+    "fold",
+    "macro_f1",
+    "accuracy",
+    "params",
+    "train_seconds",
+    "epochs_run",
+    "device",
+    "created",
+)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+__all__ = ["RunStore", "predict_dataset"]
+
+
+class RunStore:
+    """Save, list, load, rename and delete runs under one root folder.
+
+    >>> store = RunStore("runs")                      # doctest: +SKIP
+    >>> run_id = store.save(result)                   # doctest: +SKIP
+    >>> again = store.load(run_id)                    # doctest: +SKIP
+    >>> predict_dataset(again, dataset)               # doctest: +SKIP
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root or os.environ.get(RUNS_ENV) or DEFAULT_ROOT).expanduser()
+
+    # -- writing ------------------------------------------------------------------------
+
+    def save(self, result: RunResult) -> str:
+        """Write the run's folder and index row; set and return ``result.run_id``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        run_id = self._new_id(result.method)
+        staging = self.root / f".saving-{run_id}"
+        staging.mkdir()
+        try:
+            _write_json(staging / "config.json", result.config.to_dict())
+            _write_json(staging / "metrics.json", result.metrics)
+            _write_json(staging / "history.json", [asdict(log) for log in result.history])
+            _write_json(
+                staging / "preprocessing_state.json",
+                {"state": result.preprocessing_state, "options": result.preprocessing},
+            )
+            _write_json(
+                staging / "input_specs.json", {name: _spec_to_dict(s) for name, s in _specs(result).items()}
+            )
+            _write_json(staging / "run.json", _run_record(result, run_id))
+            _predictions_frame(result).to_csv(staging / "predictions.csv", index=False)
+            if result.model is not None:
+                state = {key: value.detach().cpu() for key, value in result.model.state_dict().items()}
+                torch.save(state, staging / "model.pt")
+            staging.rename(self.root / run_id)  # the folder appears complete or not at all
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        result.run_id = run_id
+        with closing(self._connect()) as db, db:
+            db.execute(
+                f"INSERT INTO runs ({', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * len(INDEX_COLUMNS))})",
+                _index_row(result),
+            )
+        return run_id
+
+    def rename(self, run_id: str, label: str) -> None:
+        """Give a run a new label (its id stays)."""
+        folder = self._folder(run_id)
+        record = json.loads((folder / "run.json").read_text())
+        record["label"] = label
+        _write_json(folder / "run.json", record)
+        with closing(self._connect()) as db, db:
+            db.execute("UPDATE runs SET label = ? WHERE run_id = ?", (label, run_id))
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run's folder and its index row."""
+        folder = self._folder(run_id)
+        shutil.rmtree(folder)
+        with closing(self._connect()) as db, db:
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    # -- reading ------------------------------------------------------------------------
+
+    def list(self, dataset: str | None = None) -> list[dict[str, Any]]:
+        """Index rows (dicts with ``INDEX_COLUMNS``), newest first; only ``dataset``'s when given."""
+        if not (self.root / INDEX_FILE).is_file():
+            return []
+        query = f"SELECT {', '.join(INDEX_COLUMNS)} FROM runs"
+        args: tuple[Any, ...] = ()
+        if dataset is not None:
+            query, args = query + " WHERE dataset = ?", (dataset,)
+        with closing(self._connect()) as db:
+            rows = db.execute(query + " ORDER BY rowid DESC", args).fetchall()
+        return [dict(zip(INDEX_COLUMNS, row, strict=True)) for row in rows]
+
+    def load(self, run_id: str) -> RunResult:
+        """Read a run back, with its model rebuilt and its weights loaded (on the CPU, eval mode)."""
+        from fusion_core.model import build_model
+
+        folder = self._folder(run_id)
+        record = json.loads((folder / "run.json").read_text())
+        config = ExperimentConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        specs = {name: _spec_from_dict(raw) for name, raw in _read_json(folder / "input_specs.json").items()}
+        preprocessing = _read_json(folder / "preprocessing_state.json")
+        class_names = list(record["class_names"])
+        predictions = pd.read_csv(
+            folder / "predictions.csv", dtype={"id": str, "true": str, "predicted": str}
+        )
+        index_of = {name: i for i, name in enumerate(class_names)}
+
+        model = None
+        if (folder / "model.pt").is_file():
+            model = build_model(specs, len(class_names), config.model)
+            model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+            model.eval()
+        return RunResult(
+            run_id=run_id,
+            label=record["label"],
+            method=record["method"],
+            config=config,
+            dataset_name=record["dataset_name"],
+            seed=record["seed"],
+            fold=record["fold"],
+            metrics=_read_json(folder / "metrics.json"),
+            history=[EpochLog(**log) for log in _read_json(folder / "history.json")],
+            class_names=class_names,
+            test_ids=predictions["id"].tolist(),
+            y_true=predictions["true"].map(index_of).to_numpy(dtype=np.int64),
+            y_pred=predictions["predicted"].map(index_of).to_numpy(dtype=np.int64),
+            probabilities=predictions[[_probability_column(c) for c in class_names]].to_numpy(
+                dtype=np.float32
+            ),
+            params=record["params"],
+            train_seconds=record["train_seconds"],
+            epochs_run=record["epochs_run"],
+            stopped=record["stopped"],
+            device=record["device"],
+            created=record["created"],
+            model=model,
+            preprocessing_state=preprocessing["state"],
+            preprocessing=preprocessing["options"],
+            input_specs=specs,
+        )
+
+    def folder(self, run_id: str) -> Path:
+        """The folder holding a run's files."""
+        return self._folder(run_id)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _folder(self, run_id: str) -> Path:
+        folder = self.root / str(run_id)
+        if not _SAFE_ID.match(str(run_id)) or not (folder / "run.json").is_file():
+            raise RunNotFoundError(f"no run {run_id!r}; see 'fusion-explorer runs' for the saved run ids")
+        return folder
+
+    def _connect(self) -> sqlite3.Connection:
+        self.root.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.root / INDEX_FILE, timeout=30)
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, label TEXT, dataset TEXT, method TEXT, "
+            "seed INTEGER, fold INTEGER, macro_f1 REAL, accuracy REAL, params INTEGER, train_seconds REAL, "
+            "epochs_run INTEGER, device TEXT, created TEXT)"
+        )
+        return db
+
+    def _new_id(self, method: str) -> str:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", method).strip("-").lower() or "run"
+        while True:
+            run_id = f"{stamp}-{slug}-{secrets.token_hex(2)}"
+            if not (self.root / run_id).exists():
+                return run_id
+
+
+# -----------------------------------------------------------------------------
+# file formats
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray | torch.Tensor):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot save {type(value).__name__} as JSON")
+
+
+def _specs(result: RunResult) -> dict[str, InputSpec]:
+    if result.input_specs:
+        return result.input_specs
+    encoders = getattr(result.model, "encoders", {})
+    return {name: encoder.spec for name, encoder in encoders.items()}
+
+
+def _spec_to_dict(spec: InputSpec) -> dict[str, Any]:
+    return {"form": spec.form, "shape": list(spec.shape), "vocab_size": spec.vocab_size}
+
+
+def _spec_from_dict(raw: dict[str, Any]) -> InputSpec:
+    return InputSpec(raw["form"], tuple(raw["shape"]), raw.get("vocab_size"))
+
+
+def _probability_column(class_name: str) -> str:
+    return f"prob_{class_name}"
+
+
+def _predictions_frame(result: RunResult) -> pd.DataFrame:
+    names = np.asarray(result.class_names, dtype=object)
+    frame = pd.DataFrame(
+        {"id": result.test_ids, "true": names[result.y_true], "predicted": names[result.y_pred]}
+    )
+    for i, name in enumerate(result.class_names):
+        frame[_probability_column(name)] = result.probabilities[:, i]
+    return frame
+
+
+def _run_record(result: RunResult, run_id: str) -> dict[str, Any]:
+    return {
+        "format": RUN_FORMAT,
+        "run_id": run_id,
+        "label": result.label,
+        "method": result.method,
+        "dataset_name": result.dataset_name,
+        "seed": result.seed,
+        "fold": result.fold,
+        "class_names": list(result.class_names),
+        "params": result.params,
+        "train_seconds": result.train_seconds,
+        "epochs_run": result.epochs_run,
+        "stopped": result.stopped,
+        "device": result.device,
+        "created": result.created,
+    }
+
+
+def _index_row(result: RunResult) -> tuple[Any, ...]:
+    return (
+        result.run_id,
+        result.label,
+        result.dataset_name,
+        result.method,
+        result.seed,
+        result.fold,
+        float(result.metrics["macro_f1"]),
+        float(result.metrics["accuracy"]),
+        int(result.params),
+        float(result.train_seconds),
+        int(result.epochs_run),
+        result.device,
+        result.created,
+    )

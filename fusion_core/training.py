@@ -1,0 +1,507 @@
+"""Training and evaluating a fusion model: one loop you can read top to bottom.
+
+``fit`` trains a model on the training rows of a ``PreparedData`` and watches
+the validation rows to decide when to stop; ``predict`` scores any rows.
+
+Small models on a CPU spend their time on per-batch Python, not arithmetic, so
+the loop is written to keep that overhead low:
+
+* every tensor of the dataset (values, presence masks, labels) is moved to the
+  device once, and a batch is a slice of a per-epoch random permutation of the
+  training rows, gathered by index (no DataLoader, no per-sample Python);
+* nothing is read back to the host inside the batch loop: the loss and the
+  gradient norms are summed on the device and read once per epoch;
+* evaluation runs under ``torch.inference_mode()`` in large batches.
+
+Threads. On a CPU, PyTorch splits each operation across threads. For the small
+models trained here the split costs more than it saves, and when the other
+core is busy (the app's web server, another program) two threads stall badly:
+on a two-core machine with one core taken, an epoch of the default sample's
+concat model took 0.7 s with one thread and 10 s with two, and a 5000-sample
+tabular model 0.2 s against 4.4 s (``bench/bench_training.py --threads``).
+So training uses ``DEFAULT_THREADS`` (one) thread unless
+``$FUSION_EXPLORER_THREADS`` or the ``threads`` argument says otherwise; the
+previous setting is restored when ``fit`` returns.
+
+Memory layout. On a CPU, 2-D convolutions run about 1.4-1.6x faster when
+images are stored channels-last, so the grids of convolutional encoders are
+laid out that way during training (the model is handed back in the usual layout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from fusion_core.config import TrainConfig
+from fusion_core.data.types import PreparedData
+from fusion_core.device import describe_device, resolve_device
+from fusion_core.errors import ConfigError, TrainingError
+
+THREADS_ENV = "FUSION_EXPLORER_THREADS"
+DEFAULT_THREADS = 1  # measured on a 2-core machine: steadier and faster than 2 for these model sizes
+PROGRESS_CALLS_PER_EPOCH = 20  # on_batch is called at most this often per epoch
+EVAL_ELEMENTS_PER_BATCH = 4_000_000  # evaluation batches hold about this many input numbers
+# Gradient norms are taken on every 4th batch (their mean is still an honest estimate):
+# on every batch they cost about 7% of an epoch of a small tabular model.
+GRAD_NORM_EVERY = 4
+
+
+# -----------------------------------------------------------------------------
+# result records
+
+
+@dataclass
+class EpochLog:
+    """What one epoch did; handed to ``on_epoch`` and kept in the history."""
+
+    epoch: int  # 1-based
+    train_loss: float
+    val_loss: float
+    val_macro_f1: float
+    val_accuracy: float
+    grad_norms: dict[str, float]  # mean gradient norm reaching each modality's encoder this epoch
+    seconds: float  # wall time since training started
+
+
+@dataclass
+class BatchProgress:
+    """Where training is inside an epoch; handed to ``on_batch`` a few times per epoch."""
+
+    epoch: int
+    batch: int
+    batches_per_epoch: int
+    epochs: int
+
+
+@dataclass
+class TrainResult:
+    """How training went. The model itself was trained in place and holds the best weights."""
+
+    history: list[EpochLog]
+    best_epoch: int
+    epochs_run: int
+    stopped: str  # "completed" | "early_stopping" | "cancelled"
+    train_seconds: float
+    device: str
+    notes: list[str] = field(default_factory=list)  # settings that were ignored, and why
+
+
+# -----------------------------------------------------------------------------
+# training
+
+
+def fit(
+    model: nn.Module,
+    data: PreparedData,
+    config: TrainConfig,
+    *,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    on_batch: Callable[[BatchProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    threads: int | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``data``'s training rows; return the history, with the best weights restored.
+
+    After each epoch the model is scored on the validation rows. The weights
+    with the best validation macro-F1 (ties go to the lower validation loss)
+    are kept, and training stops early when ``config.patience`` epochs in a
+    row bring no improvement. ``should_stop()`` is asked before every batch;
+    when it returns True training stops at once and keeps the best model so far.
+
+    Raises ``TrainingError`` when the loss stops being a finite number.
+    """
+    notes: list[str] = []
+
+    # -- reproducibility and device -------------------------------------------------
+    seed_everything(config.seed)
+    previous_deterministic = torch.are_deterministic_algorithms_enabled()
+    if config.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    device = resolve_device(config.device)
+    use_bf16 = config.bf16 and device.type == "cuda"
+    if config.bf16 and not use_bf16:
+        notes.append(f"bf16 was asked for but runs only on CUDA; trained in float32 on {device.type}")
+
+    try:
+        with cpu_threads(device, threads):
+            return _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, should_stop)
+    finally:
+        if config.deterministic:
+            torch.use_deterministic_algorithms(previous_deterministic)
+
+
+def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, should_stop) -> TrainResult:
+    started = time.perf_counter()
+
+    # -- data: every tensor on the device, once --------------------------------------
+    tensors = DeviceTensors.from_prepared(data, device)
+    train_rows = data.splits.train.to(device)
+    val_rows = data.splits.val.to(device)
+    if len(train_rows) == 0:
+        raise ConfigError(
+            "the training split is empty; use a larger dataset or a smaller test/validation fraction"
+        )
+    if len(val_rows) == 0:
+        notes.append("the validation split is empty, so the training rows decide early stopping")
+        val_rows = train_rows
+    augments = {name: m.augment for name, m in data.modalities.items() if m.augment}
+    if augments:
+        from fusion_core.modalities import augment_batch
+    n_train = len(train_rows)
+    bounds = batch_bounds(n_train, config.batch_size)
+    report_every = max(1, math.ceil(len(bounds) / PROGRESS_CALLS_PER_EPOCH))
+    eval_batch = evaluation_batch_size(data, config.batch_size)
+
+    # -- model, optimiser, loss -------------------------------------------------------
+    model.to(device)
+    channels_last = channels_last_modalities(model, data) if device.type == "cpu" else []
+    if channels_last:  # measured: 2-D convolutions on a CPU run about 1.6x faster channels-last
+        model.to(memory_format=torch.channels_last)
+        for name in channels_last:
+            tensors.values[name] = tensors.values[name].contiguous(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, config)
+    class_weights = (
+        inverse_frequency_weights(tensors.labels[train_rows], data.num_classes)
+        if config.class_weighting
+        else None
+    )
+    loss_fn = nn.CrossEntropyLoss(weight=class_weights)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+    watched: dict[str, list[nn.Parameter]] = {}  # each modality's encoder weights, for gradient norms
+    for name, encoder in getattr(model, "encoders", {}).items():
+        params = [p for p in encoder.parameters() if p.requires_grad]
+        if params:  # a pass-through encoder (early fusion) has none
+            watched[name] = params
+
+    watched_groups = list(watched.values())
+
+    history: list[EpochLog] = []
+    best = (-math.inf, -math.inf)  # (val macro-F1, -val loss) of the best epoch so far
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch, epochs_without_gain = 0, 0
+    stopped = "completed"
+
+    # -- training loop ----------------------------------------------------------------
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = train_rows[torch.randperm(n_train, device=device)]
+        loss_sum = torch.zeros((), device=device)
+        grad_sum = torch.zeros(len(watched), device=device)
+        rows_seen, norms_taken = 0, 0
+        for batch_index, (start, stop) in enumerate(bounds):
+            if should_stop is not None and should_stop():
+                stopped = "cancelled"
+                break
+            rows = order[start:stop]
+            inputs, masks = tensors.take(rows)
+            if config.modality_dropout > 0:
+                masks = drop_modalities(masks, config.modality_dropout)
+            for name, kind in augments.items():
+                inputs[name] = augment_batch(kind, inputs[name])
+                if name in channels_last:
+                    inputs[name] = inputs[name].contiguous(memory_format=torch.channels_last)
+
+            with autocast():
+                logits = model(inputs, masks)
+            loss = loss_fn(logits.float(), tensors.labels[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if watched and batch_index % GRAD_NORM_EVERY == 0:
+                grad_sum += encoder_grad_norms(watched_groups)
+                norms_taken += 1
+            optimizer.step()
+
+            loss_sum += loss.detach() * (stop - start)  # stays on the device: no sync per batch
+            rows_seen += stop - start
+            if on_batch is not None and ((batch_index + 1) % report_every == 0 or stop == n_train):
+                on_batch(BatchProgress(epoch, batch_index + 1, len(bounds), config.epochs))
+
+        if stopped == "cancelled" and history:
+            break  # keep the best epoch so far; a half-finished epoch is not scored
+
+        # -- end of epoch: score on validation, one read from the device ----------------
+        if rows_seen == 0:  # cancelled before the first batch: score the untrained model as it is
+            loss_sum, rows_seen = (
+                evaluate(model, tensors, train_rows, loss_fn, eval_batch, autocast)[0] * n_train,
+                n_train,
+            )
+        val_loss, val_f1, val_accuracy = evaluate(model, tensors, val_rows, loss_fn, eval_batch, autocast)
+        summary = torch.cat(
+            [
+                torch.stack([loss_sum / rows_seen, val_loss, val_f1, val_accuracy]),
+                grad_sum / max(1, norms_taken),
+            ]
+        )
+        train_loss, val_loss, val_f1, val_accuracy, *grad_means = summary.tolist()
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            raise TrainingError(
+                non_finite_loss_message(
+                    train_loss if not math.isfinite(train_loss) else val_loss, epoch, config
+                )
+            )
+
+        log = EpochLog(
+            epoch=epoch,
+            train_loss=train_loss,
+            val_loss=val_loss,
+            val_macro_f1=val_f1,
+            val_accuracy=val_accuracy,
+            grad_norms=dict(zip(watched, grad_means, strict=True)),
+            seconds=time.perf_counter() - started,
+        )
+        history.append(log)
+        if on_epoch is not None:
+            on_epoch(log)
+
+        # -- keep the best weights (a copy on the device, no disk) and stop early -------
+        if (val_f1, -val_loss) > best:
+            best, best_epoch, epochs_without_gain = (val_f1, -val_loss), epoch, 0
+            best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+        else:
+            epochs_without_gain += 1
+        if stopped == "cancelled":
+            break
+        if epochs_without_gain >= config.patience and epoch < config.epochs:
+            stopped = "early_stopping"
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if channels_last:
+        model.to(memory_format=torch.contiguous_format)  # hand back an ordinary model
+    model.eval()
+    return TrainResult(
+        history=history,
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        stopped=stopped,
+        train_seconds=time.perf_counter() - started,
+        device=describe_device(device),
+        notes=notes,
+    )
+
+
+# -----------------------------------------------------------------------------
+# prediction and evaluation
+
+
+def predict(
+    model: nn.Module,
+    data: PreparedData,
+    rows: torch.Tensor | np.ndarray | Sequence[int],
+    device: str | torch.device | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities ``(n, C)`` and predicted class indices ``(n,)`` for ``rows`` of ``data``.
+
+    Runs on ``device`` (the model is moved there), else on the model's own device.
+    """
+    if device is None:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = torch.device(device)
+    model.to(device)
+    rows = torch.as_tensor(np.asarray(rows), dtype=torch.long)
+    tensors = DeviceTensors.from_prepared(data, device, rows=rows)
+    was_training = model.training
+    model.eval()
+    try:
+        with cpu_threads(device):
+            everything = torch.arange(len(rows), device=device)
+            logits = logits_in_batches(model, tensors, everything, evaluation_batch_size(data, 1))
+    finally:
+        model.train(was_training)
+    probabilities = torch.softmax(logits.float(), dim=1).cpu().numpy()
+    return probabilities, probabilities.argmax(axis=1)
+
+
+def evaluate(model, tensors, rows, loss_fn, batch_size, autocast=contextlib.nullcontext):
+    """Loss, macro-F1 and accuracy of ``model`` on ``rows``, as 0-d tensors still on the device."""
+    model.eval()
+    with autocast():
+        logits = logits_in_batches(model, tensors, rows, batch_size)
+    labels = tensors.labels[rows]
+    with torch.inference_mode():
+        loss = loss_fn(logits.float(), labels)
+        predictions = logits.argmax(dim=1)
+        f1, accuracy = macro_f1_and_accuracy(labels, predictions, tensors.num_classes)
+    return loss, f1, accuracy
+
+
+def logits_in_batches(model, tensors, rows, batch_size) -> torch.Tensor:
+    with torch.inference_mode():
+        chunks = []
+        for start in range(0, len(rows), batch_size):
+            inputs, masks = tensors.take(rows[start : start + batch_size])
+            chunks.append(model(inputs, masks))
+        if not chunks:
+            return torch.zeros(0, tensors.num_classes, device=tensors.labels.device)
+        return torch.cat(chunks)
+
+
+def macro_f1_and_accuracy(labels: torch.Tensor, predictions: torch.Tensor, num_classes: int):
+    """Macro-F1 over the classes that occur (as truth or prediction) and accuracy, on the device.
+
+    Matches ``sklearn.metrics.f1_score(average="macro", zero_division=0)``.
+    """
+    counts = torch.bincount(labels * num_classes + predictions, minlength=num_classes**2)
+    confusion = counts.reshape(num_classes, num_classes).float()  # rows: true class
+    hits = confusion.diagonal()
+    true_totals, predicted_totals = confusion.sum(dim=1), confusion.sum(dim=0)
+    occurs = (true_totals + predicted_totals) > 0
+    f1 = 2 * hits / (true_totals + predicted_totals).clamp(min=1)  # F1 = 2TP / (2TP + FP + FN)
+    macro_f1 = (f1 * occurs).sum() / occurs.sum().clamp(min=1)
+    accuracy = hits.sum() / confusion.sum().clamp(min=1)
+    return macro_f1, accuracy
+
+
+# -----------------------------------------------------------------------------
+# helpers
+
+
+@dataclass
+class DeviceTensors:
+    """A dataset's tensors on one device; ``take(rows)`` gathers a batch by index."""
+
+    values: dict[str, torch.Tensor]
+    present: dict[str, torch.Tensor]
+    labels: torch.Tensor
+    num_classes: int
+
+    @classmethod
+    def from_prepared(cls, data: PreparedData, device: torch.device, rows: torch.Tensor | None = None):
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return (t if rows is None else t[rows]).to(device)
+
+        return cls(
+            values={name: move(m.values) for name, m in data.modalities.items()},
+            present={name: move(m.present).bool() for name, m in data.modalities.items()},
+            labels=move(data.labels).long(),
+            num_classes=data.num_classes,
+        )
+
+    def take(self, rows: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        inputs = {name: values[rows] for name, values in self.values.items()}
+        masks = {name: present[rows] for name, present in self.present.items()}
+        return inputs, masks
+
+
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each batch; a last batch of one sample joins the one before.
+
+    (Batch normalisation cannot train on a batch of one.)
+    """
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    return [(start, starts[i + 1] if i + 1 < len(starts) else n) for i, start in enumerate(starts)]
+
+
+def evaluation_batch_size(data: PreparedData, train_batch_size: int) -> int:
+    per_sample = sum(max(1, math.prod(m.values.shape[1:])) for m in data.modalities.values())
+    return max(train_batch_size, min(8192, EVAL_ELEMENTS_PER_BATCH // max(1, per_sample)))
+
+
+def drop_modalities(masks: dict[str, torch.Tensor], p: float) -> dict[str, torch.Tensor]:
+    """Hide each present modality of each sample with probability ``p`` (new masks, inputs untouched).
+
+    A sample that would lose every modality it has keeps one of them, chosen at random.
+    """
+    names = list(masks)
+    present = torch.stack([masks[name] for name in names], dim=1)  # (N, M)
+    kept = present & (torch.rand(present.shape, device=present.device) >= p)
+    rescue = torch.rand(present.shape, device=present.device).masked_fill(~present, -1.0)
+    one_present = nn.functional.one_hot(rescue.argmax(dim=1), len(names)).bool() & present
+    kept = torch.where(kept.any(dim=1, keepdim=True), kept, one_present)
+    return {name: kept[:, i] for i, name in enumerate(names)}
+
+
+def encoder_grad_norms(param_groups: list[list[nn.Parameter]]) -> torch.Tensor:
+    """L2 norm of the gradient of each group's parameters, as one tensor ``(groups,)`` on the device."""
+    norms = []
+    for params in param_groups:
+        grads = [p.grad for p in params if p.grad is not None]
+        if grads:
+            norms.append(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))))
+        else:
+            norms.append(torch.zeros((), device=params[0].device))
+    return torch.stack(norms)
+
+
+def channels_last_modalities(model: nn.Module, data: PreparedData) -> list[str]:
+    """The grid modalities whose encoder runs 2-D convolutions (these gain from a channels-last layout)."""
+    encoders = getattr(model, "encoders", {})
+    return [
+        name
+        for name, encoder in encoders.items()
+        if name in data.modalities
+        and data.modalities[name].values.dim() == 4
+        and any(isinstance(layer, nn.Conv2d) for layer in encoder.modules())
+    ]
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+
+
+def inverse_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Class weights ``n / (C * count_c)``: a rare class's mistakes cost more, so it is not ignored."""
+    counts = torch.bincount(labels, minlength=num_classes).float()
+    return len(labels) / (num_classes * counts.clamp(min=1))
+
+
+def non_finite_loss_message(value: float, epoch: int, config: TrainConfig) -> str:
+    return (
+        f"the loss became {value} in epoch {epoch}; the learning rate {config.lr:g} may be too high "
+        f"(try {config.lr / 10:g}), the inputs may be unnormalised (standardise them in preprocessing), "
+        "or the classes may be very unbalanced (turn on class weighting)"
+    )
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (every device) so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def cpu_threads(device: torch.device, threads: int | None = None):
+    """Use ``resolve_threads(threads)`` CPU threads inside the block (on a CPU device), then restore."""
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(resolve_threads(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def resolve_threads(threads: int | None = None) -> int:
+    """CPU threads for training: the argument, else ``$FUSION_EXPLORER_THREADS``, else ``DEFAULT_THREADS``."""
+    if threads is None:
+        raw = os.environ.get(THREADS_ENV, "").strip()
+        if not raw:
+            return DEFAULT_THREADS
+        try:
+            threads = int(raw)
+        except ValueError:
+            raise ConfigError(f"{THREADS_ENV} must be a whole number of threads, got {raw!r}") from None
+    if threads < 1:
+        raise ConfigError(f"the number of CPU threads must be at least 1, got {threads}")
+    return threads
