@@ -1,0 +1,136 @@
+"""Compare: several saved runs side by side — scores with error bars, gains, cost, per-class F1, curves."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fusion_core import plots
+from ui import state
+from ui.widgets import forget_runs, guarded, load_run, run_rows, run_store
+
+st.title("Compare")
+store = run_store()
+summaries = guarded(store.list)
+if not summaries:
+    st.info("No saved runs yet. Run the quick start on Home, or 'Train and compare' on the Train page.")
+    st.stop()
+
+datasets = list(dict.fromkeys(row["dataset"] for row in summaries))
+current = state.dataset_choice()
+dataset_name = st.selectbox(
+    "Dataset",
+    datasets,
+    index=next((i for i, name in enumerate(datasets) if name == current.label), 0),
+    key="compare_dataset",
+    help="Runs are only comparable on the same data; pick which dataset's runs to look at.",
+)
+rows = [row for row in run_rows(summaries) if row["dataset"] == dataset_name]
+loaded = {row["run_id"]: guarded(lambda run_id=row["run_id"]: load_run(run_id)) for row in rows}
+for row in rows:
+    row["stopped"] = getattr(loaded[row["run_id"]], "stopped", None)
+by_id = {row["run_id"]: row for row in rows}
+finished = [run_id for run_id, row in by_id.items() if row["stopped"] != "cancelled"]
+chosen = st.multiselect(
+    "Runs",
+    list(by_id),
+    default=finished or list(by_id),
+    format_func=lambda run_id: (
+        f"{by_id[run_id]['label']} · {str(by_id[run_id]['created'])[5:16].replace('T', ' ')}"
+    ),
+    key=f"compare_runs_{dataset_name}",
+    help="Every saved run on this dataset, from the app or the command line. Runs stopped by hand are "
+    "left out at first: they would pull their method's average down.",
+)
+picked = [by_id[run_id] for run_id in chosen]
+if not picked:
+    st.info("Pick at least one run.")
+    st.stop()
+
+st.plotly_chart(plots.method_scores_figure(picked), width="stretch", key="compare_scores")
+st.plotly_chart(plots.gain_over_baseline_figure(picked), width="stretch", key="compare_gain")
+left, right = st.columns(2)
+left.plotly_chart(plots.efficiency_figure(picked, x="params"), width="stretch", key="compare_params")
+right.plotly_chart(plots.efficiency_figure(picked, x="train_seconds"), width="stretch", key="compare_time")
+
+runs = [loaded[row["run_id"]] for row in picked if loaded[row["run_id"]] is not None]
+if runs:
+    scores = plots.mean_per_class_f1([(run.method, run.metrics["per_class"]) for run in runs])
+    st.plotly_chart(
+        plots.per_class_heatmap_figure(scores, runs[0].class_names), width="stretch", key="compare_heatmap"
+    )
+    st.plotly_chart(
+        plots.training_curves_figure({run.label: run.history for run in runs}, title="Validation curves"),
+        width="stretch",
+        key="compare_curves",
+    )
+
+st.subheader("All picked runs")
+st.dataframe(
+    picked,
+    hide_index=True,
+    width="stretch",
+    key="compare_table",
+    column_order=[
+        "label",
+        "method",
+        "seed",
+        "macro_f1",
+        "accuracy",
+        "params",
+        "train_seconds",
+        "created",
+        "run_id",
+    ],
+    column_config={
+        "macro_f1": st.column_config.NumberColumn("macro-F1", format="%.3f"),
+        "accuracy": st.column_config.NumberColumn("accuracy", format="%.3f"),
+        "train_seconds": st.column_config.NumberColumn("seconds", format="%.1f"),
+        "epochs_run": st.column_config.NumberColumn("epochs"),
+        "stopped": st.column_config.TextColumn("ended by", help="completed, early_stopping or cancelled"),
+    },
+)
+
+st.subheader("Rename or delete")
+left, right = st.columns(2)
+with left:
+    target = st.selectbox(
+        "Run to rename",
+        chosen,
+        format_func=lambda run_id: by_id[run_id]["label"],
+        key="compare_rename_run",
+        help="Labels are only names; the run id and the files stay the same.",
+    )
+    new_label = st.text_input(
+        "New label", key="compare_rename_label", help="A name that says what the run was for."
+    )
+    renamed = st.button(
+        "Rename", key="compare_rename", disabled=not new_label.strip(), icon=":material/edit:"
+    )
+    if renamed and guarded(lambda: store.rename(target, new_label.strip()) or True):
+        forget_runs()
+        st.rerun()
+with right:
+    doomed = st.multiselect(
+        "Runs to delete",
+        chosen,
+        format_func=lambda run_id: by_id[run_id]["label"],
+        key="compare_delete_runs",
+        help="Deleting removes the run's folder (model, predictions, metrics) for good.",
+    )
+    if st.button("Delete…", key="compare_delete", disabled=not doomed, icon=":material/delete:"):
+        st.session_state["compare_confirm_delete"] = list(doomed)
+    pending = st.session_state.get("compare_confirm_delete")
+    if pending:
+        st.warning(
+            f"Delete {len(pending)} run(s) for good? This cannot be undone.", icon=":material/warning:"
+        )
+        yes, no = st.columns(2)
+        if yes.button("Yes, delete", key="compare_delete_yes", type="primary"):
+            for run_id in pending:
+                guarded(lambda run_id=run_id: store.delete(run_id))
+            st.session_state["compare_confirm_delete"] = None
+            forget_runs()
+            st.rerun()
+        if no.button("Cancel", key="compare_delete_no"):
+            st.session_state["compare_confirm_delete"] = None
+            st.rerun()

@@ -1,0 +1,97 @@
+"""Train: how to train, then one model or a fair comparison, in the background with live curves."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fusion_core.config import TrainConfig
+from fusion_core.errors import FusionExplorerError
+from fusion_core.fusion import available_methods
+from ui import cache, state
+from ui.forms import train_settings
+from ui.jobs import start_comparison, start_single_run
+from ui.widgets import current_dataset, job_monitor, show_error
+
+st.title("Train")
+dataset = current_dataset()
+if dataset is None:
+    st.stop()
+running = state.job_running()
+saved = state.train_choices()
+model = state.model_choices().model
+st.markdown(f"Dataset **{dataset.name}** · fusion method **{model.fusion}** (change it on the Model page).")
+
+with st.container(border=True, key="train_settings"):
+    values, seeds = train_settings(
+        saved.train, seeds=len(saved.seeds), disabled=running, device_label=cache.device_label()
+    )
+try:
+    train = TrainConfig(**values, seed=saved.train.seed)
+except FusionExplorerError as exc:
+    show_error(exc)
+    st.stop()
+
+methods = available_methods(list(dataset.modalities))
+baselines = [m for m in methods if m.startswith("only:")]
+default_queue = [m for m in saved.compare_methods if m in methods] or list(
+    dict.fromkeys([*baselines, model.fusion, "late" if "late" in methods else model.fusion])
+)
+queue = st.multiselect(
+    "Methods to compare",
+    methods,
+    default=default_queue,
+    key="train_compare_methods",
+    disabled=running,
+    persist_state="session",
+    help="'Train and compare' trains each of these (× seeds) on the same split, one after another. "
+    "Keep the only:<modality> baselines in: they show whether fusing helped at all.",
+)
+state.set_train_choices(state.TrainChoices(train=train, seeds=list(range(int(seeds))), compare_methods=queue))
+
+buttons = st.container(horizontal=True, key="train_buttons")
+single = buttons.button(
+    "Train",
+    key="train_start",
+    type="primary",
+    icon=":material/play_arrow:",
+    disabled=running,
+    help=f"Train one {model.fusion} model (seed {train.seed}) and save it as a run.",
+)
+several = buttons.button(
+    "Train and compare",
+    key="train_compare",
+    icon=":material/leaderboard:",
+    disabled=running or not queue,
+    help="Train every chosen method with every seed on identical splits; each run is saved as it finishes.",
+)
+if single or several:
+    try:
+        source = cache.training_source(state.dataset_choice(), state.schema_edit(), dataset)
+        config = state.experiment_config(source=source)
+        if single:
+            job = start_single_run(config, store_root=state.runs_root())
+        else:
+            job = start_comparison(
+                config.data,
+                queue,
+                seeds=int(seeds),
+                train=train,
+                model_template=config.model,
+                store_root=state.runs_root(),
+                title=f"{len(queue)} methods × {int(seeds)} seed{'s' if seeds > 1 else ''}",
+            )
+    except FusionExplorerError as exc:
+        show_error(exc)
+    else:
+        state.set_current_job(job)
+        st.rerun()
+
+job = state.current_job()
+if job is not None:
+    st.header("Progress")
+    job_monitor(key="train_monitor")
+    if not job.running and job.run_ids:
+        state.set_selected_run(job.run_ids[-1])
+        links = st.container(horizontal=True, key="train_links")
+        links.page_link("pages/results.py", label="Open the results", icon=":material/insights:")
+        links.page_link("pages/compare.py", label="Compare runs", icon=":material/leaderboard:")

@@ -1,0 +1,250 @@
+"""The Streamlit pages, driven with AppTest: they render, read uploads, train, and show what the store holds."""
+
+from __future__ import annotations
+
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from app_helpers import PAGES, array, metric_value, new_app, open_page, plotly_spec, problems
+from bundle_factory import write_bundle, write_paired_files, zip_folder
+
+from fusion_core.errors import TrainingError
+from fusion_core.runs import RunStore
+from fusion_core.samples import DEFAULT_SAMPLE, list_samples
+from ui import state
+from ui.jobs import BUSY_MESSAGE, Job, start_job
+from ui.widgets import edit_from_table, schema_table
+
+SAMPLES = [info.name for info in list_samples()]
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One preprocessing cache for the module, so each sample is prepared once."""
+    return tmp_path_factory.mktemp("fusion-cache")
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch, shared_cache):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("FUSION_EXPLORER_RUNS", str(runs))
+    monkeypatch.setenv("FUSION_EXPLORER_CACHE", str(shared_cache))
+    return runs
+
+
+def test_navigation_lists_every_page_file():
+    from pathlib import Path
+
+    import app_helpers
+
+    root = Path(app_helpers.APP).parent
+    source = app_helpers.APP.read_text()
+    for page in (*PAGES, "learn", "lab"):
+        assert f'"pages/{page}.py"' in source
+        assert (root / "pages" / f"{page}.py").is_file(), f"pages/{page}.py is missing"
+
+
+def test_sidebar_shows_dataset_and_device(app_env):
+    at = new_app()
+    text = " ".join(md.value for md in at.sidebar.markdown)
+    assert f"**Dataset:** {DEFAULT_SAMPLE}" in text
+    assert "**Device (auto):** CPU" in text or "CUDA" in text or "MPS" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_every_page_renders_on_every_sample(app_env, sample):
+    at = open_page(new_app(), "data")
+    assert problems(at) == []
+    at.selectbox(key="data_sample").select(sample).run()
+    assert at.session_state[state.DATASET] == state.sample_choice(sample)
+    for page in PAGES:
+        open_page(at, page)
+        assert problems(at) == [], f"{page} on {sample}"
+    open_page(at, "data")
+    assert [t.value for t in at.title] == ["Data"]
+    info = next(i for i in list_samples() if i.name == sample)
+    assert metric_value(at, "Samples") == str(info.samples)
+    assert metric_value(at, "Modalities") == str(len(info.modalities))
+    open_page(at, "model")
+    params = metric_value(at, "Trainable parameters")
+    assert int(params.replace(",", "")) > 1000
+
+
+def test_valid_upload_shows_its_report(app_env, tmp_path):
+    bundle = zip_folder(write_bundle(tmp_path, n=30, modalities=("tabular", "image", "text"), name="pets"))
+    at = open_page(new_app(), "data")
+    at.file_uploader(key="data_upload").set_value(
+        [("pets.zip", bundle.read_bytes(), "application/zip")]
+    ).run()
+    assert problems(at) == []
+    assert metric_value(at, "Samples") == "30"
+    assert metric_value(at, "Classes") == "3"
+    assert metric_value(at, "Modalities") == "3"
+    assert at.session_state[state.DATASET].kind == "upload"
+    assert at.session_state[state.DATASET].label == "pets"
+    # The dataset stays after leaving the page (the widget's own value does not).
+    open_page(at, "home")
+    open_page(at, "data")
+    assert metric_value(at, "Samples") == "30"
+
+
+def test_malformed_upload_shows_an_error_not_a_traceback(app_env, tmp_path):
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("notes.txt", "no manifest here")
+    at = open_page(new_app(), "data")
+    at.file_uploader(key="data_upload").set_value(
+        [("broken.zip", broken.read_bytes(), "application/zip")]
+    ).run()
+    assert [e.value for e in at.exception] == []
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "manifest.csv" in errors[0]
+    # The previous (default) dataset is still the one in use.
+    assert at.session_state[state.DATASET] == state.default_dataset()
+
+
+def test_schema_correction_round_trip(app_env, tmp_path):
+    from fusion_core.data import load_dataset
+
+    dataset = load_dataset(str(write_bundle(tmp_path, n=30, modalities=("tabular", "text"))))
+    table = schema_table(dataset)
+    assert set(table["use as"]) == {"input", "label"}
+    table.loc[table["column"] == "note", "use as"] = "not used"
+    edit = edit_from_table(table)
+    assert edit.target == "label"
+    assert all("note" not in m["columns"] for m in edit.modalities.values())
+
+    at = new_app()
+    at.session_state[state.DATASET] = state.DatasetChoice("upload", "b", str(dataset.root), "test-schema")
+    at.session_state[state.SCHEMA] = edit
+    open_page(at, "data")
+    assert problems(at) == []
+    assert metric_value(at, "Modalities") == "1"
+
+
+def test_a_second_job_is_refused_while_one_runs():
+    release = threading.Event()
+    first = start_job(Job(title="first", planned_runs=1, epochs=1), lambda job: release.wait(10))
+    try:
+        with pytest.raises(TrainingError, match="another training is already running"):
+            start_job(Job(title="second", planned_runs=1, epochs=1), lambda job: None)
+    finally:
+        release.set()
+        first.wait(10)
+    assert not first.running and first.error is None
+    assert BUSY_MESSAGE.startswith("another training")
+
+
+def test_a_failing_job_reports_its_error():
+    from fusion_core.errors import ConfigError
+
+    def fail(job):
+        raise ConfigError("unknown fusion method 'x'; choose one of: concat")
+
+    job = start_job(Job(title="bad", planned_runs=1, epochs=1), fail)
+    job.wait(10)
+    assert job.error == "unknown fusion method 'x'; choose one of: concat"
+    assert job.details is None and job.finished is not None
+
+
+@pytest.mark.slow
+def test_training_shows_the_stored_run_on_results(app_env):
+    at = open_page(new_app(), "train")
+    assert at.session_state[state.DATASET].source == DEFAULT_SAMPLE
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.button(key="train_start").click().run()
+    assert problems(at) == []
+    job = at.session_state[state.JOB]
+    assert job is not None and job.planned_runs == 1
+    # The page polls the job with a fragment; AppTest does not tick it, so rerun while waiting.
+    deadline = time.monotonic() + 60
+    while job.running and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        assert problems(at) == []
+    assert not job.running and job.error is None
+    assert len(job.history) == 0 and len(job.results) == 1
+    at.run()
+    run_id = job.run_ids[-1]
+
+    open_page(at, "results")
+    assert problems(at) == []
+    stored = RunStore(app_env).load(run_id)
+    assert stored.epochs_run == 2 and len(stored.history) == 2
+    figure = plotly_spec(at, "results_confusion")
+    heat = figure["data"][0]
+    assert array(heat["z"]).astype(int).tolist() == stored.metrics["confusion_matrix"]
+    assert list(array(heat["x"])) == stored.class_names
+    assert metric_value(at, "Macro-F1") == f"{stored.metrics['macro_f1']:.3f}"
+    assert metric_value(at, "Accuracy") == f"{stored.metrics['accuracy']:.3f}"
+
+    at.toggle(key="results_cm_normalize").set_value(True).run()
+    rows = array(plotly_spec(at, "results_confusion")["data"][0]["z"]).astype(float)
+    assert np.allclose(rows.sum(axis=1)[np.asarray(stored.metrics["confusion_matrix"]).sum(axis=1) > 0], 1.0)
+
+    open_page(at, "compare")
+    assert problems(at) == []
+    scores = plotly_spec(at, "compare_scores")["data"][0]
+    assert list(array(scores["x"])) == [stored.method]
+    assert array(scores["y"])[0] == pytest.approx(stored.metrics["macro_f1"])
+
+    # Rename, then delete with a confirmation step.
+    at.text_input(key="compare_rename_label").set_value("my first concat").run()
+    at.button(key="compare_rename").click().run()
+    assert problems(at) == []
+    assert RunStore(app_env).list()[0]["label"] == "my first concat"
+    at.multiselect(key="compare_delete_runs").set_value([run_id]).run()
+    at.button(key="compare_delete").click().run()
+    assert RunStore(app_env).list() != []  # nothing happens before the confirmation
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="compare_delete_yes").click().run()
+    assert problems(at) == []
+    assert RunStore(app_env).list() == []
+    assert any("No saved runs yet" in i.value for i in at.info)
+
+
+@pytest.mark.slow
+def test_paired_files_with_a_correction_train_and_compare_from_one_bundle(app_env, tmp_path):
+    from fusion_core.data import load_dataset
+
+    paths = write_paired_files(tmp_path, n=40, media=("image",))
+    at = open_page(new_app(), "data")
+    at.file_uploader(key="data_upload").set_value(
+        [(p.name, p.read_bytes(), "application/octet-stream") for p in paths]
+    )
+    at.run()
+    assert problems(at) == []
+    dataset = at.session_state[state.DATASET]
+    assert isinstance(dataset.source, tuple) and metric_value(at, "Modalities") == "3"
+
+    # Leave the notes out, as the Data page's editor would.
+    at.session_state[state.SCHEMA] = state.SchemaEdit(
+        modalities={
+            "clinical": {"type": "tabular", "columns": ["age", "bmi", "smoker"]},
+            "scans": {"type": "image", "columns": ["scans"]},
+        },
+        target="label",
+    )
+    open_page(at, "data")
+    assert problems(at) == [] and metric_value(at, "Modalities") == "2"
+
+    open_page(at, "train")
+    at.number_input(key="train_epochs").set_value(2).run()
+    queue = at.multiselect(key="train_compare_methods").value
+    assert queue == ["only:clinical", "only:scans", "concat", "late"]
+    at.button(key="train_compare").click().run()
+    assert problems(at) == []
+    job = at.session_state[state.JOB]
+    job.wait(60)
+    assert job.error is None and len(job.results) == 4
+
+    saved = RunStore(app_env).list()
+    assert sorted(row["method"] for row in saved) == sorted(queue)
+    assert {row["dataset"] for row in saved} == {f"{dataset.label}-edited"}
+    run = RunStore(app_env).load(saved[0]["run_id"])
+    again = load_dataset(run.config.data.source)  # the saved source alone reproduces the corrected data
+    assert set(again.modalities) == {"clinical", "scans"} and len(again) == 40

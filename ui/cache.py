@@ -1,0 +1,250 @@
+"""Cached calls into ``fusion_core``, keyed by what the data *is*, not by the objects passed around.
+
+Each wrapper takes a ``digest`` (a sample's name, or an upload's SHA-256) and a
+JSON text of the user's choices as its cache key; the actual objects travel in
+arguments with a leading underscore, which Streamlit does not hash. Every cache
+has ``max_entries`` so a long-running server does not grow without bound.
+
+Uploaded files are copied out of the upload widget into
+``<cache>/uploads/<sha256>/`` (see :func:`save_upload`), so the dataset
+survives page switches and the widget being cleared, and loading the same
+files twice reuses the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from ui.state import DatasetChoice, SchemaEdit
+
+MAX_DATASETS = 6
+MAX_PREVIEWS = 64
+
+
+def schema_key(edit: SchemaEdit) -> str:
+    """A stable text for the cache key of a schema correction."""
+    return json.dumps({"modalities": edit.modalities, "target": edit.target}, sort_keys=True)
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def sample_infos() -> list[Any]:
+    from fusion_core.samples import list_samples
+
+    return list_samples()
+
+
+@st.cache_data(max_entries=MAX_DATASETS, show_spinner="Loading the dataset…")
+def _load(digest: str, _source: str | tuple[str, ...]) -> Any:
+    from fusion_core.data import load_dataset
+
+    source = list(_source) if isinstance(_source, tuple) else _source
+    return load_dataset(source)
+
+
+@st.cache_data(max_entries=MAX_DATASETS, show_spinner="Applying your corrections…")
+def _corrected(digest: str, schema_text: str, _dataset: Any) -> Any:
+    from fusion_core.data import with_schema
+
+    edit = json.loads(schema_text)
+    return with_schema(_dataset, modalities=edit["modalities"], target=edit["target"])
+
+
+def original_dataset(choice: DatasetChoice) -> Any:
+    """The dataset as loaded, before any correction (raises ``FusionExplorerError`` for bad data)."""
+    return _load(choice.digest, choice.source)
+
+
+def load_current(choice: DatasetChoice, edit: SchemaEdit) -> Any:
+    """The dataset the pages work on: loaded, then corrected as the user asked."""
+    dataset = _load(choice.digest, choice.source)
+    if edit.is_empty():
+        return dataset
+    return _corrected(choice.digest, schema_key(edit), dataset)
+
+
+@st.cache_data(max_entries=MAX_DATASETS, show_spinner=False)
+def _report(digest: str, schema_text: str, _dataset: Any) -> dict[str, Any]:
+    from fusion_core.data import build_report
+
+    return build_report(_dataset).to_dict()
+
+
+def report(choice: DatasetChoice, edit: SchemaEdit, dataset: Any) -> dict[str, Any]:
+    """``build_report(dataset).to_dict()``, computed once per dataset and correction."""
+    return _report(choice.digest, schema_key(edit), dataset)
+
+
+@st.cache_data(max_entries=MAX_PREVIEWS, show_spinner=False)
+def file_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+@st.cache_data(max_entries=MAX_PREVIEWS, show_spinner=False)
+def series_values(path: str) -> Any:
+    from fusion_core.data.readers import read_series
+
+    return read_series(Path(path))
+
+
+@st.cache_data(max_entries=MAX_PREVIEWS, show_spinner=False)
+def spectrogram(path: str, options_text: str) -> Any:
+    """``(values, frequencies, times)`` of one clip, computed as preprocessing would with these options."""
+    from fusion_core.data.readers import read_audio
+    from fusion_core.modalities.audio import clip_spectrogram
+
+    options = json.loads(options_text)
+    wanted = ("sample_rate", "spectrogram", "window_ms", "hop_ms", "n_mels", "denoise")
+    samples, rate = read_audio(Path(path))
+    result = clip_spectrogram(samples, rate, **{k: v for k, v in options.items() if k in wanted})
+    return result.values, result.frequencies, result.times
+
+
+@st.cache_data(max_entries=32, show_spinner="Building the model…")
+def model_summary(digest: str, schema_text: str, config_text: str, _dataset: Any) -> tuple[int, str]:
+    """Trainable parameters and a Graphviz diagram of the model the current choices describe."""
+    from fusion_core.analysis.diagrams import model_diagram
+    from fusion_core.config import ExperimentConfig
+    from fusion_core.modalities import prepare
+    from fusion_core.model import build_model, count_parameters
+
+    config = ExperimentConfig.from_json(config_text)
+    prepared = prepare(_dataset, config.data)
+    model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+    types = {name: spec.type for name, spec in _dataset.modalities.items()}
+    return int(count_parameters(model)), model_diagram(model, types=types)
+
+
+@st.cache_data(max_entries=MAX_DATASETS, show_spinner="Preprocessing…")
+def input_specs(digest: str, schema_text: str, data_config_text: str, _dataset: Any) -> dict[str, Any]:
+    """``{modality: InputSpec}`` after preprocessing with the current options (for encoder menus)."""
+    from fusion_core.config import DataConfig
+    from fusion_core.modalities import prepare
+
+    prepared = prepare(_dataset, DataConfig(**json.loads(data_config_text)))
+    return prepared.input_specs()
+
+
+_device_found: str | None = None
+
+
+def device_label(wait: bool = True) -> str | None:
+    """What ``device="auto"`` resolves to here, e.g. 'CPU (2 threads)'.
+
+    Finding it imports PyTorch, which takes seconds; with ``wait=False`` the label is
+    returned only when it is already known, so a page can draw first and ask again later.
+    """
+    global _device_found
+    if _device_found is None and wait:
+        from fusion_core.device import describe_device, resolve_device
+
+        _device_found = describe_device(resolve_device("auto"))
+    return _device_found
+
+
+# --- uploads --------------------------------------------------------------------------------------
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def upload_digest(files: Sequence[tuple[str, bytes]]) -> str:
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        digest.update(name.encode())
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def save_upload(files: Sequence[tuple[str, bytes]], uploads_root: Path | None = None) -> DatasetChoice:
+    """Write uploaded ``(file name, bytes)`` pairs to a folder named by their digest; return the choice.
+
+    One ``.zip`` is a bundle; one ``manifest.csv`` makes the folder a bundle; anything
+    else is a set of per-modality files paired by id.
+    """
+    from fusion_core.paths import cache_dir
+
+    if not files:
+        raise ValueError("no files to save")
+    digest = upload_digest(files)
+    folder = (uploads_root or cache_dir() / "uploads") / digest[:32]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in files:
+        safe = _SAFE_NAME.sub("_", Path(name).name).lstrip(".") or "upload"
+        target = folder / safe
+        if not target.exists() or target.stat().st_size != len(data):
+            target.write_bytes(data)
+        paths.append(str(target))
+    label = "+".join(Path(name).stem for name, _ in files)[:60]
+    if len(paths) == 1 and paths[0].lower().endswith(".zip"):
+        source: str | tuple[str, ...] = paths[0]
+    elif len(paths) == 1 and Path(paths[0]).name == "manifest.csv":
+        source = str(folder)
+    else:
+        source = tuple(sorted(paths))
+    return DatasetChoice(kind="upload", label=label, source=source, digest=digest)
+
+
+# --- a dataset as one bundle folder ---------------------------------------------------------------
+
+MEDIA_TYPES = ("image", "audio", "series")
+
+
+def training_source(choice: DatasetChoice, edit: SchemaEdit, dataset: Any) -> str:
+    """A ``DataConfig.source`` string that loads exactly ``dataset``: the sample name or bundle path
+    when nothing was changed, otherwise a bundle folder written for it (see :func:`write_bundle`).
+
+    Training jobs, the saved run's configuration and the command shown to repeat a run all use it,
+    so a corrected schema or a set of per-modality files is reproduced from one path.
+    """
+    if isinstance(choice.source, str) and edit.is_empty():
+        return choice.source
+    from fusion_core.paths import cache_dir
+
+    key = hashlib.sha256(f"{dataset.content_hash}\n{schema_key(edit)}".encode()).hexdigest()[:24]
+    name = choice.label if edit.is_empty() else f"{choice.label}-edited"
+    folder = cache_dir() / "derived" / key / _safe_name(name)
+    return str(write_bundle(dataset, folder))
+
+
+def write_bundle(dataset: Any, folder: Path) -> Path:
+    """Write ``dataset`` as a bundle: manifest.csv, schema.json, and its media files (hard-linked
+    when possible, else copied) under the same relative paths. Reused when already complete."""
+    from fusion_core.data import schema_dict
+
+    done = folder / ".complete"
+    if done.is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for spec in dataset.modalities.values():
+        if spec.type not in MEDIA_TYPES:
+            continue
+        for relative in dataset.table[spec.columns[0]].dropna().astype(str):
+            relative = relative.strip()
+            if not relative:
+                continue
+            source, target = dataset.resolve(relative), folder / relative
+            if target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copy2(source, target)
+    dataset.table.to_csv(folder / "manifest.csv", index=False)
+    (folder / "schema.json").write_text(json.dumps(schema_dict(dataset), indent=2) + "\n")
+    done.write_text("ok\n")
+    return folder
+
+
+def _safe_name(label: str) -> str:
+    return _SAFE_NAME.sub("-", label).strip("-.") or "dataset"

@@ -1,0 +1,204 @@
+"""The values the pages share, kept in ``st.session_state`` under fixed keys.
+
+Widget values vanish when their page is left, so every choice that another
+page needs is copied into one of the plain keys below: the dataset, the
+user's schema corrections, the model choices, the training choices, the
+running job and the run picked on the Results page. Pages read and write them
+only through the accessors here, so a key is spelled in one place.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+
+if TYPE_CHECKING:
+    from ui.jobs import Job
+
+DATASET = "fx_dataset"
+SCHEMA = "fx_schema"
+MODEL = "fx_model"
+TRAIN = "fx_train"
+JOB = "fx_job"
+UPLOAD_ERROR = "fx_upload_error"
+SELECTED_RUN = "fx_selected_run"
+
+RUNS_ENV = "FUSION_EXPLORER_RUNS"
+
+
+def runs_root() -> str | None:
+    """The run store folder: ``$FUSION_EXPLORER_RUNS`` when set, else RunStore's default (``./runs``)."""
+    return os.environ.get(RUNS_ENV) or None
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    """Which dataset the pages work on.
+
+    ``source`` is what ``fusion_core.data.load_dataset`` takes: a sample name, the
+    path of an uploaded bundle, or a tuple of paths of per-modality files.
+    ``digest`` identifies the content (a sample's name, an upload's SHA-256), so
+    caches and widget keys change exactly when the data does.
+    """
+
+    kind: str  # "sample" | "upload"
+    label: str
+    source: str | tuple[str, ...]
+    digest: str
+
+    @property
+    def config_source(self) -> str:
+        """A ``DataConfig.source`` string for this choice; a file set is named by its first path here.
+
+        Training uses ``ui.cache.training_source`` instead, which turns file sets and corrected
+        schemas into one bundle folder that loads exactly the dataset on screen.
+        """
+        return self.source if isinstance(self.source, str) else self.source[0]
+
+
+@dataclass
+class SchemaEdit:
+    """The user's corrections to what inference guessed; None keeps the bundle's own."""
+
+    modalities: dict[str, dict[str, Any]] | None = None
+    target: str | None = None
+
+    def is_empty(self) -> bool:
+        return self.modalities is None and self.target is None
+
+
+@dataclass
+class ModelChoices:
+    """Preprocessing per modality and the model: what the Model page sets."""
+
+    preprocessing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+@dataclass
+class TrainChoices:
+    """How to train, and which methods and seeds "Train and compare" queues."""
+
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
+    seeds: list[int] = field(default_factory=lambda: [0])
+    compare_methods: list[str] = field(default_factory=list)
+
+
+def default_dataset() -> DatasetChoice:
+    from fusion_core.samples import DEFAULT_SAMPLE
+
+    return sample_choice(DEFAULT_SAMPLE)
+
+
+def sample_choice(name: str) -> DatasetChoice:
+    return DatasetChoice(kind="sample", label=name, source=name, digest=f"sample:{name}")
+
+
+def init_session() -> None:
+    """Create every shared key once per browser session."""
+    defaults: dict[str, Any] = {
+        SCHEMA: SchemaEdit(),
+        MODEL: ModelChoices(),
+        TRAIN: TrainChoices(),
+        JOB: None,
+        UPLOAD_ERROR: None,
+        SELECTED_RUN: None,
+    }
+    if DATASET not in st.session_state:
+        st.session_state[DATASET] = default_dataset()
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+def dataset_choice() -> DatasetChoice:
+    if DATASET not in st.session_state:
+        st.session_state[DATASET] = default_dataset()
+    return st.session_state[DATASET]
+
+
+def set_dataset_choice(choice: DatasetChoice) -> None:
+    """Switch datasets; corrections and model choices made for the old one are dropped."""
+    if st.session_state.get(DATASET) == choice:
+        return
+    st.session_state[DATASET] = choice
+    st.session_state[SCHEMA] = SchemaEdit()
+    st.session_state[MODEL] = ModelChoices()
+    train = train_choices()
+    train.compare_methods = []
+
+
+def schema_edit() -> SchemaEdit:
+    return st.session_state.setdefault(SCHEMA, SchemaEdit())
+
+
+def set_schema_edit(edit: SchemaEdit) -> None:
+    st.session_state[SCHEMA] = edit
+    st.session_state[MODEL] = ModelChoices()
+
+
+def model_choices() -> ModelChoices:
+    return st.session_state.setdefault(MODEL, ModelChoices())
+
+
+def set_model_choices(choices: ModelChoices) -> None:
+    st.session_state[MODEL] = choices
+
+
+def train_choices() -> TrainChoices:
+    return st.session_state.setdefault(TRAIN, TrainChoices())
+
+
+def set_train_choices(choices: TrainChoices) -> None:
+    st.session_state[TRAIN] = choices
+
+
+def current_job() -> Job | None:
+    return st.session_state.get(JOB)
+
+
+def set_current_job(job: Job | None) -> None:
+    st.session_state[JOB] = job
+
+
+def job_running() -> bool:
+    job = current_job()
+    return bool(job and job.running)
+
+
+def selected_run() -> str | None:
+    return st.session_state.get(SELECTED_RUN)
+
+
+def set_selected_run(run_id: str | None) -> None:
+    st.session_state[SELECTED_RUN] = run_id
+
+
+def experiment_config(
+    *, source: str | None = None, fusion: str | None = None, seed: int | None = None
+) -> ExperimentConfig:
+    """The full experiment the current choices describe (a fresh copy, safe to hand to a thread).
+
+    ``source`` replaces the dataset choice's own source, e.g. with the bundle folder written for a
+    corrected schema (``ui.cache.training_source``).
+    """
+    choice = dataset_choice()
+    model_state = model_choices()
+    train_state = train_choices()
+    model = copy.deepcopy(model_state.model)
+    if fusion is not None:
+        model.fusion = fusion
+        if fusion != model_state.model.fusion:
+            model.fusion_options = {}
+    train = copy.deepcopy(train_state.train)
+    if seed is not None:
+        train.seed = seed
+    data = DataConfig(
+        source=source or choice.config_source, preprocessing=copy.deepcopy(model_state.preprocessing)
+    )
+    return ExperimentConfig(data=data, model=model, train=train)
