@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -196,12 +194,10 @@ def save_upload(files: Sequence[tuple[str, bytes]], uploads_root: Path | None = 
 
 # --- a dataset as one bundle folder ---------------------------------------------------------------
 
-MEDIA_TYPES = ("image", "audio", "series")
-
 
 def training_source(choice: DatasetChoice, edit: SchemaEdit, dataset: Any) -> str:
     """A ``DataConfig.source`` string that loads exactly ``dataset``: the sample name or bundle path
-    when nothing was changed, otherwise a bundle folder written for it (see :func:`write_bundle`).
+    when nothing was changed, otherwise a bundle folder written for it (see ``fusion_core.data.save_bundle``).
 
     Training jobs, the saved run's configuration and the command shown to repeat a run all use it,
     so a corrected schema or a set of per-modality files is reproduced from one path.
@@ -213,37 +209,9 @@ def training_source(choice: DatasetChoice, edit: SchemaEdit, dataset: Any) -> st
     key = hashlib.sha256(f"{dataset.content_hash}\n{schema_key(edit)}".encode()).hexdigest()[:24]
     name = choice.label if edit.is_empty() else f"{choice.label}-edited"
     folder = cache_dir() / "derived" / key / _safe_name(name)
-    return str(write_bundle(dataset, folder))
+    from fusion_core.data import save_bundle
 
-
-def write_bundle(dataset: Any, folder: Path) -> Path:
-    """Write ``dataset`` as a bundle: manifest.csv, schema.json, and its media files (hard-linked
-    when possible, else copied) under the same relative paths. Reused when already complete."""
-    from fusion_core.data import schema_dict
-
-    done = folder / ".complete"
-    if done.is_file():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    for spec in dataset.modalities.values():
-        if spec.type not in MEDIA_TYPES:
-            continue
-        for relative in dataset.table[spec.columns[0]].dropna().astype(str):
-            relative = relative.strip()
-            if not relative:
-                continue
-            source, target = dataset.resolve(relative), folder / relative
-            if target.exists():
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copy2(source, target)
-    dataset.table.to_csv(folder / "manifest.csv", index=False)
-    (folder / "schema.json").write_text(json.dumps(schema_dict(dataset), indent=2) + "\n")
-    done.write_text("ok\n")
-    return folder
+    return str(save_bundle(dataset, folder))
 
 
 def _safe_name(label: str) -> str:

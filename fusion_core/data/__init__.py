@@ -8,6 +8,7 @@ stratified, seeded index splits every experiment uses.
 """
 
 from fusion_core.data.bundle import load_bundle
+from fusion_core.data.export import save_bundle
 from fusion_core.data.paired import load_paired_files
 from fusion_core.data.report import DataReport, ModalitySummary, build_report
 from fusion_core.data.schema import infer_modalities, schema_dict, with_schema
@@ -44,6 +45,7 @@ __all__ = [
     "load_dataset",
     "load_paired_files",
     "make_splits",
+    "save_bundle",
     "schema_dict",
     "with_schema",
 ]
