@@ -54,6 +54,7 @@ EVAL_ELEMENTS_PER_BATCH = 4_000_000  # evaluation batches hold about this many i
 # Gradient norms are taken on every 4th batch (their mean is still an honest estimate):
 # on every batch they cost about 7% of an epoch of a small tabular model.
 GRAD_NORM_EVERY = 4
+FUSED_ADAM_DEVICES = ("cpu", "cuda")  # where torch.optim.Adam(W)(fused=True) runs
 
 
 # -----------------------------------------------------------------------------
@@ -450,10 +451,16 @@ def channels_last_modalities(model: nn.Module, data: PreparedData) -> list[str]:
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
+    # The fused Adam kernels update every weight in one call instead of a dozen small
+    # operations per weight tensor: about 10% of an epoch of the default sample's models.
+    fused = bool(params) and all(
+        p.device.type in FUSED_ADAM_DEVICES and p.is_floating_point() for p in params
+    )
+    options = {"fused": True} if fused else {}
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, **options)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **options)
     return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
 
 

@@ -110,6 +110,27 @@ def test_bidirectional_recurrent_encoders_ignore_padding_too():
         assert torch.allclose(full, short, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("shape", "options", "map_cells"),
+    [
+        ((1, 16, 16), {}, 4 * 4),  # stride 2 → 8×8, max-pool → 4×4: already the coarse map
+        ((3, 64, 48), {}, 4 * 4),  # 32×24 → 16×12, averaged to 4×4
+        ((1, 12, 10), {"first_stride": 1}, 3 * 2),  # max-pools: 6×5 → 3×2, smaller than the map
+        ((1, 16, 16), {"pooled_size": 1}, 1),  # a global average
+        ((1, 1, 7), {"blocks": 3}, 1 * 4),  # one row: never halved; its 7 columns averaged to 4
+        ((2, 1, 1), {}, 1),  # a single cell
+    ],
+)
+def test_cnn_keeps_a_coarse_map_of_any_grid(shape, options, map_cells):
+    encoder = create_encoder("cnn", InputSpec("grid", shape), out_dim=8, **options)
+    x = make_input(InputSpec("grid", shape))
+    features = encoder.features(x)
+    channels = 16 * 2 ** (options.get("blocks", 2) - 1)
+    assert features.shape == (N, channels * map_cells)
+    out = encoder(x)
+    assert out.shape == (N, 8) and torch.isfinite(out).all()
+
+
 def test_flatten_turns_tokens_into_word_counts():
     encoder = create_encoder("flatten", InputSpec("tokens", (5,), vocab_size=6))
     counts = encoder(torch.tensor([[3, 3, 5, 0, 0], [0, 0, 0, 0, 0]]))
@@ -176,6 +197,8 @@ def test_unknown_encoder_lists_the_registered_ones():
             {"width": 30},
             "encoder 'transformer' option width=30 must be divisible by heads=4",
         ),
+        ("cnn", "grid", {"first_stride": 3}, "encoder 'cnn' option first_stride must be 1 or 2, got 3"),
+        ("cnn", "grid", {"pooled_size": 0}, "encoder 'cnn' option pooled_size must be at least 1, got 0"),
     ],
 )
 def test_bad_options_are_explained(name, form, options, message):

@@ -304,8 +304,8 @@ def test_audio_log_mel_shapes_resampling_duration_and_absent(tmp_path):
     clips = [(tone(300, 1.0, 8000), 8000), (stereo, 16000), (tone(900, 0.5, 8000), 8000), None]
     state, prepared = fit_transform("audio", audio_dataset(tmp_path, clips), [0, 1, 2, 3])
     assert state["duration"] == 1.0 and state["samples"] == 8000
-    # 8000 samples, hop 128, centred frames: 8000 // 128 + 1 = 63 frames
-    assert prepared.form == "grid" and prepared.values.shape == (4, 1, 32, 63)
+    # 16 mel bands by default; 8000 samples, hop 256 (32 ms), centred frames: 8000 // 256 + 1 = 32 frames
+    assert prepared.form == "grid" and prepared.values.shape == (4, 1, 16, 32)
     assert prepared.values.dtype == torch.float32 and prepared.values.is_contiguous()
     assert prepared.present.tolist() == [True, True, True, False]
     assert prepared.values[3].abs().sum() == 0
@@ -317,6 +317,7 @@ def test_audio_log_mel_shapes_resampling_duration_and_absent(tmp_path):
         duration="0.25",
         sample_rate=4000,
         window_ms=64,
+        hop_ms=16,
     )
     # 64 ms at 4 kHz = 256 samples (n_fft 256 → 129 bins); 1000 samples, hop 64 → 16 frames
     assert spectrum.values.shape == (4, 1, 129, 16)
@@ -335,9 +336,9 @@ def test_audio_normalisation_comes_from_training_clips_only(tmp_path):
 def test_clip_spectrogram_peaks_at_the_tone_and_denoise_removes_steady_noise():
     rate = 8000
     clip = tone(1000, 1.0, rate)
-    result = clip_spectrogram(clip, rate, n_mels=40)
+    result = clip_spectrogram(clip, rate, n_mels=40)  # default hop 32 ms: 8000 // 256 + 1 = 32 frames
     assert (
-        result.values.shape == (40, 63) and result.frequencies.shape == (40,) and result.times.shape == (63,)
+        result.values.shape == (40, 32) and result.frequencies.shape == (40,) and result.times.shape == (32,)
     )
     peak = result.frequencies[result.values.mean(axis=1).argmax()]
     assert 850 < peak < 1150

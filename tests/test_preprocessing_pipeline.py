@@ -102,7 +102,7 @@ def test_prepare_fills_every_field(dataset, splits):
         "note": "tokens",
     }
     assert prepared.modalities["scan"].values.shape == (N, 1, 16, 16)
-    assert prepared.modalities["voice"].values.shape == (N, 1, 32, 32)
+    assert prepared.modalities["voice"].values.shape == (N, 1, 16, 16)  # 16 mel bands, a frame every 32 ms
     median_length = int(np.median([20 + i % 5 for i in splits.train.tolist()]))
     assert prepared.modalities["sensor"].values.shape == (N, median_length, 2)
     assert prepared.modalities["note"].values.dtype == torch.int64
@@ -178,7 +178,7 @@ def test_fit_sees_only_training_rows(dataset, splits):
 
 
 def test_second_prepare_is_served_from_memory_then_disk(dataset, splits, private_cache, monkeypatch):
-    config = DataConfig(preprocessing={"voice": {"n_mels": 16}})
+    config = DataConfig(preprocessing={"voice": {"n_mels": 24}})
     start = time.perf_counter()
     cold = prepare(dataset, config, splits=splits)
     cold_seconds = time.perf_counter() - start

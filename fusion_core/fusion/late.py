@@ -26,10 +26,11 @@ class LateFusion(Fusion):
         "Every modality gets its own encoder and its own classifier, which outputs class "
         "probabilities. Only these decisions are fused: 'mean' averages the probabilities of the "
         "modalities present, 'weighted' averages them with learned weights (one per modality, "
-        "softmax-normalised), and 'product' multiplies them (sums log-probabilities) like a product of "
-        "experts, so a confident 'no' from one modality can veto the others. All classifiers are trained "
-        "together through the combined prediction. Because no modality ever sees another's features, "
-        "late fusion cannot learn interactions such as 'class A when image says x AND text says y' — "
+        "softmax-normalised), and 'product' (the default) multiplies them (sums log-probabilities) "
+        "like a product of experts, so a confident 'no' from one modality can veto the others. All "
+        "classifiers are trained together through the combined prediction. Because no modality ever "
+        "sees another's features, late fusion cannot learn interactions such as 'class A when image "
+        "says x AND text says y' — "
         "but a missing modality simply drops out of the vote."
     )
     shapes = "{m: (N, d_m)} → per-modality probabilities (N, M, C) → combined (N, C) → log → logits"
@@ -54,7 +55,7 @@ class LateFusion(Fusion):
         in_dims: Mapping[str, int],
         num_classes: int,
         *,
-        combine: str = "mean",
+        combine: str = "product",
         hidden: int = 64,
         dropout: float = 0.1,
     ) -> None:

@@ -17,6 +17,13 @@ MAX_AUTO_SECONDS = 5.0
 NOISE_FRACTION = 0.1
 LOG_FLOOR = 1e-6
 CHUNK = 256  # clips per STFT call: bounds the memory of the complex spectrum
+# Default spectrogram: 64 ms windows overlapping by half, 16 mel bands. A half-second clip
+# becomes a 16 x 16 grid, as cheap for a CNN as a 16 x 16 picture; a 32 x 32 one (32 bands,
+# a frame every 16 ms) took about 2.5 times as long to train and scored no better on the
+# default sample.
+WINDOW_MS = 64.0
+HOP_MS = 32.0
+N_MELS = 16
 
 
 @MODALITIES.register("audio")
@@ -76,9 +83,9 @@ class AudioModality(ModalityType):
         sample_rate: int = 8000,
         duration: str = "auto",
         spectrogram: str = "log_mel",
-        window_ms: float = 32.0,
-        hop_ms: float = 16.0,
-        n_mels: int = 32,
+        window_ms: float = WINDOW_MS,
+        hop_ms: float = HOP_MS,
+        n_mels: int = N_MELS,
         denoise: bool = False,
     ) -> None:
         if not 1000 <= int(sample_rate) <= 96000:
@@ -195,9 +202,9 @@ def clip_spectrogram(
     *,
     sample_rate: int = 8000,
     spectrogram: str = "log_mel",
-    window_ms: float = 32.0,
-    hop_ms: float = 16.0,
-    n_mels: int = 32,
+    window_ms: float = WINDOW_MS,
+    hop_ms: float = HOP_MS,
+    n_mels: int = N_MELS,
     denoise: bool = False,
 ) -> Spectrogram:
     """The (un-normalised) spectrogram of one clip, as preprocessing computes it; for previews.
@@ -228,9 +235,9 @@ def spectrogram_batch(
     sample_rate: int,
     *,
     spectrogram: str = "log_mel",
-    window_ms: float = 32.0,
-    hop_ms: float = 16.0,
-    n_mels: int = 32,
+    window_ms: float = WINDOW_MS,
+    hop_ms: float = HOP_MS,
+    n_mels: int = N_MELS,
     denoise: bool = False,
 ) -> torch.Tensor:
     """Log spectrograms of a batch of equal-length waves (N, samples) → (N, bands, frames) float32."""
