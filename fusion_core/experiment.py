@@ -11,6 +11,7 @@ single-modality baseline, which answers "did fusing help at all?".
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -107,7 +108,7 @@ def run_experiment(
         run_id=None,
         label=label or default_label(method, config.train.seed, fold),
         method=method,
-        config=config,
+        config=dataclasses.replace(config, model=model.config),
         dataset_name=prepared.dataset_name,
         seed=config.train.seed,
         fold=fold,

@@ -4,7 +4,9 @@
 the prepared data into a ``FusionModel``, checking every choice on the way so that
 a bad one fails with a message that says how to fix it, before any training starts.
 
->>> from fusion_core.config import ModelConfig
+>>> from dataclasses import replace
+
+from fusion_core.config import EncoderConfig, ModelConfig
 >>> from fusion_core.data.types import InputSpec
 >>> specs = {"table": InputSpec("vector", (8,)), "image": InputSpec("grid", (1, 16, 16))}
 >>> model = build_model(specs, num_classes=3, config=ModelConfig(fusion="concat"))
@@ -15,18 +17,19 @@ a bad one fails with a message that says how to fix it, before any training star
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import nn
 
-from fusion_core.config import ModelConfig
+from fusion_core.config import EncoderConfig, ModelConfig
 from fusion_core.data.types import InputSpec
 from fusion_core.encoders import ENCODERS, Encoder, compatible_encoders, create_encoder, default_encoder
 from fusion_core.encoders.base import masked_mean
 from fusion_core.errors import ConfigError
 from fusion_core.fusion import FUSIONS, Fusion, available_methods, create_fusion, split_method
-from fusion_core.options import describe_options
+from fusion_core.options import check_options, describe_options
 
 __all__ = ["FusionModel", "build_model", "count_parameters", "describe_model"]
 
@@ -159,13 +162,28 @@ def build_model(specs: Mapping[str, InputSpec], num_classes: int, config: ModelC
         used = [target]
 
     fixed_encoder = getattr(fusion_cls, "fixed_encoder", None)
-    encoders = {name: _build_encoder(name, specs[name], config, fixed_encoder) for name in used}
+    built = {name: _build_encoder(name, specs[name], config, fixed_encoder) for name in used}
+    encoders = {name: encoder for name, (encoder, _) in built.items()}
     in_dims = {name: encoder.out_dim for name, encoder in encoders.items()}
     fusion = create_fusion(config.fusion, in_dims, num_classes, **config.fusion_options)
-    return FusionModel(encoders, fusion, specs={name: specs[name] for name in used}, config=config)
+    # Record every option with its default filled in, so a saved run rebuilds the same
+    # network even after a default changes in a later version.
+    resolved = replace(
+        config,
+        encoders={name: choice for name, (_, choice) in built.items()},
+        fusion_options=_with_defaults(type(fusion), config.fusion_options, skip=("modality",)),
+    )
+    return FusionModel(encoders, fusion, specs={name: specs[name] for name in used}, config=resolved)
 
 
-def _build_encoder(name: str, spec: InputSpec, config: ModelConfig, fixed_encoder: str | None) -> Encoder:
+def _with_defaults(cls: type, options: Mapping[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    defaults = {info.name: info.default for info in describe_options(cls) if info.name not in skip}
+    return {**defaults, **check_options(cls, dict(options), cls.name)}
+
+
+def _build_encoder(
+    name: str, spec: InputSpec, config: ModelConfig, fixed_encoder: str | None
+) -> tuple[Encoder, EncoderConfig]:
     choice = config.encoders.get(name)
     if fixed_encoder is not None:
         encoder_name, options = fixed_encoder, {}
@@ -181,7 +199,8 @@ def _build_encoder(name: str, spec: InputSpec, config: ModelConfig, fixed_encode
         )
     if "out_dim" not in options and any(info.name == "out_dim" for info in describe_options(cls)):
         options["out_dim"] = config.embedding_dim
-    return create_encoder(encoder_name, spec, **options)
+    encoder = create_encoder(encoder_name, spec, **options)
+    return encoder, EncoderConfig(encoder_name, _with_defaults(cls, options))
 
 
 # ---------------------------------------------------------------------------------------------------------

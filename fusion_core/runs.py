@@ -164,7 +164,14 @@ class RunStore:
         model = None
         if (folder / "model.pt").is_file():
             model = build_model(specs, len(class_names), config.model)
-            model.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True))
+            weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+            try:
+                model.load_state_dict(weights)
+            except RuntimeError:
+                raise RunNotFoundError(
+                    f"run {run_id!r} holds weights that no longer fit its model (it was saved by an "
+                    "earlier version with other defaults); train it again"
+                ) from None
             model.eval()
         return RunResult(
             run_id=run_id,

@@ -154,3 +154,25 @@ def test_root_comes_from_argument_then_environment_then_default(tmp_path, monkey
     assert RunStore(tmp_path / "given").root == tmp_path / "given"
     monkeypatch.delenv(RUNS_ENV)
     assert str(RunStore().root) == "runs"
+
+
+def test_saved_config_records_every_option_with_its_default(trained, tmp_path):
+    run_id = RunStore(tmp_path).save(trained[1])
+    saved = json.loads((tmp_path / run_id / "config.json").read_text())["model"]
+
+    for name, encoder in saved["encoders"].items():
+        assert "out_dim" in encoder["options"], name
+    assert saved["fusion_options"] == {"hidden": 64, "dropout": 0.1}
+
+
+def test_weights_that_no_longer_fit_the_model_give_a_clear_error(trained, tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.save(trained[1])
+    config_path = tmp_path / run_id / "config.json"
+    config = json.loads(config_path.read_text())
+    for encoder in config["model"]["encoders"].values():
+        encoder["options"]["out_dim"] = 8  # as if a default had changed since the run was saved
+    config_path.write_text(json.dumps(config))
+
+    with pytest.raises(RunNotFoundError, match="no longer fit its model"):
+        store.load(run_id)
