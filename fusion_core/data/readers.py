@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -26,36 +28,12 @@ decompression bomb. 40 megapixels is far above anything a small model uses."""
 
 MAX_SERIES_VALUES = 50_000_000
 
+T = TypeVar("T")
+
 
 def read_image(path: Path, mode: str = "RGB") -> Image.Image:
     """Decode an image, refusing empty files and images over MAX_IMAGE_PIXELS."""
-    data = _read_nonempty(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise DataError(
-                        f"image {path.name} is {width}x{height} pixels, over the limit of "
-                        f"{MAX_IMAGE_PIXELS:,}; resize it before uploading"
-                    )
-                return img.convert(mode)
-    except DataError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(
-            f"image {path.name} decodes to too many pixels (over {MAX_IMAGE_PIXELS:,}); "
-            "resize it before uploading"
-        ) from None
-    except Image.UnidentifiedImageError:  # its message names a memory address, not the file
-        raise DataError(
-            f"cannot read image {path.name}: not a known image format; check that it is a valid image file"
-        ) from None
-    except Exception as exc:  # Pillow raises many kinds for corrupt data
-        raise DataError(
-            f"cannot read image {path.name}: {exc}; check that it is a valid image file"
-        ) from None
+    return _with_image(path, lambda img: img.convert(mode))
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
@@ -153,6 +131,21 @@ def check_image(path: Path) -> tuple[int, int]:
     Returns ``(width, height)``. Validation calls this for every referenced image:
     reading the header and verifying the file is much cheaper than decoding it.
     """
+
+    def verify(img: Image.Image) -> tuple[int, int]:
+        size = img.size
+        img.verify()
+        return size
+
+    return _with_image(path, verify)
+
+
+def _with_image(path: Path, use: Callable[[Image.Image], T]) -> T:
+    """Open ``path`` as an image, check its pixel count from the header, and apply ``use`` to it.
+
+    Every way Pillow can fail on a corrupt, unknown or oversized file becomes a DataError
+    naming the file.
+    """
     data = _read_nonempty(path)
     try:
         with warnings.catch_warnings():
@@ -164,7 +157,7 @@ def check_image(path: Path) -> tuple[int, int]:
                         f"image {path.name} is {width}x{height} pixels, over the limit of "
                         f"{MAX_IMAGE_PIXELS:,}; resize it before uploading"
                     )
-                img.verify()
+                return use(img)
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -180,4 +173,3 @@ def check_image(path: Path) -> tuple[int, int]:
         raise DataError(
             f"cannot read image {path.name}: {exc}; check that it is a valid image file"
         ) from None
-    return width, height

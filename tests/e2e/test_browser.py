@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 QUICK_START_TIMEOUT = 240
+LONG_RUN_EPOCHS = 400
 CONNECTED = "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
@@ -47,21 +49,31 @@ def progress_text(page) -> str:
     return bars.first.inner_text().strip() if bars.count() else ""
 
 
-def watch_progress(page, *, until: str, timeout: float) -> list[str]:
-    """Every distinct progress text seen, without any click, until one contains ``until``."""
+def watch_progress(page, *, until: str, timeout: float, or_later: bool = False) -> list[str]:
+    """Every distinct progress text seen, without any click, until one contains ``until``.
+
+    With ``or_later``, ``until`` is "epoch N/M" and any later epoch of the same run also ends the wait
+    (the page polls about once a second, so a fast run can skip past epoch N between two polls).
+    """
     seen: list[str] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = progress_text(page)
         if text and (not seen or seen[-1] != text):
             seen.append(text)
-        if until in text:
+        if until in text or (or_later and _past_epoch(text, until)):
             return seen
         if "Failed" in text:
             errors = main(page).get_by_test_id("stAlertContentError").all_inner_texts()
             raise AssertionError(f"training failed: {errors}")
         time.sleep(0.25)
     raise AssertionError(f"progress never showed {until!r} within {timeout:.0f} s; last seen: {seen[-3:]}")
+
+
+def _past_epoch(text: str, until: str) -> bool:
+    wanted, total = map(int, re.search(r"epoch (\d+)/(\d+)", until).groups())
+    found = re.search(rf"epoch (\d+)/{total}\b", text)
+    return bool(found) and int(found.group(1)) >= wanted
 
 
 def shoot(page, folder: Path, name: str) -> None:
@@ -106,18 +118,20 @@ def test_quick_start_train_stop_and_every_page(app_server, page, screenshots):
     # A second training, stopped midway from the page's own Stop button.
     switch = open_page(page, "Train")
     print(f"page switch to Train took {switch:.2f} s")
-    epochs = main(page).get_by_role("spinbutton", name="Epochs")
-    epochs.fill("60")
-    epochs.press("Enter")
-    wait_idle(page)
+    # Enough epochs, and patience to match, that the run cannot end on its own before Stop.
+    for label in ("Epochs", "Early stopping patience"):
+        field = main(page).get_by_role("spinbutton", name=label)
+        field.fill(str(LONG_RUN_EPOCHS))
+        field.press("Enter")
+        wait_idle(page)
     main(page).get_by_role("button", name="Train", exact=True).click()
-    watch_progress(page, until="epoch 3/60", timeout=60)
+    watch_progress(page, until=f"epoch 2/{LONG_RUN_EPOCHS}", timeout=60, or_later=True)
     page.screenshot(path=str(screenshots / "03-train-live.png"))
     main(page).get_by_role("button", name="Stop", exact=True).click()
     main(page).get_by_text("Stopped on request").wait_for(timeout=30_000)
     wait_idle(page)
     text = progress_text(page)
-    assert text.startswith("Stopped") and " of 60 epochs" in text, text
+    assert text.startswith("Stopped") and f" of {LONG_RUN_EPOCHS} epochs" in text, text
     no_exception(page)
     shoot(page, screenshots, "03-train-stopped")
     main(page).get_by_test_id("stPlotlyChart").first.wait_for()  # the stopped run's curves
