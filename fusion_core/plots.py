@@ -493,14 +493,14 @@ def spectrogram_figure(
         raise ValueError(f"a spectrogram must have shape (bands, frames), got {array.shape}")
     bands, frames = array.shape
     x = np.asarray(times, dtype=float) if times is not None else np.arange(frames)
-    y = np.asarray(frequencies, dtype=float) if frequencies is not None else np.arange(bands)
-    # Mel bands are not evenly spaced in Hz; label them by centre frequency on a category-free axis.
+    hertz = np.asarray(frequencies, dtype=float) if frequencies is not None else None
+    # Mel bands are not evenly spaced in Hz: rows stay band indices, ticks and hover text give each centre.
     fig = go.Figure(
         go.Heatmap(
             z=array,
             x=x,
-            y=np.arange(bands) if frequencies is not None else y,
-            customdata=np.broadcast_to(y[:, None], array.shape) if frequencies is not None else None,
+            y=np.arange(bands),
+            customdata=np.broadcast_to(hertz[:, None], array.shape) if hertz is not None else None,
             colorscale="Magma",
             colorbar={"title": {"text": "log energy"}},
             hovertemplate=(
@@ -511,10 +511,10 @@ def spectrogram_figure(
         )
     )
     fig.update_xaxes(title_text="time (s)" if times is not None else "frame")
-    if frequencies is not None:
+    if hertz is not None:
         ticks = np.unique(np.linspace(0, bands - 1, min(bands, 6)).round().astype(int))
         fig.update_yaxes(
-            title_text="frequency (Hz)", tickvals=ticks.tolist(), ticktext=[f"{y[i]:.0f}" for i in ticks]
+            title_text="frequency (Hz)", tickvals=ticks.tolist(), ticktext=[f"{hertz[i]:.0f}" for i in ticks]
         )
     else:
         fig.update_yaxes(title_text="frequency band")

@@ -78,6 +78,8 @@ st.dataframe(
         "accuracy",
         "params",
         "train_seconds",
+        "epochs_run",
+        "stopped",
         "created",
         "run_id",
     ],
@@ -104,7 +106,11 @@ with left:
         "New label", key="compare_rename_label", help="A name that says what the run was for."
     )
     renamed = st.button(
-        "Rename", key="compare_rename", disabled=not new_label.strip(), icon=":material/edit:"
+        "Rename",
+        key="compare_rename",
+        disabled=not new_label.strip(),
+        icon=":material/edit:",
+        help="Give the picked run the new label.",
     )
     if renamed and guarded(lambda: store.rename(target, new_label.strip()) or True):
         forget_runs()
@@ -117,7 +123,13 @@ with right:
         key="compare_delete_runs",
         help="Deleting removes the run's folder (model, predictions, metrics) for good.",
     )
-    if st.button("Delete…", key="compare_delete", disabled=not doomed, icon=":material/delete:"):
+    if st.button(
+        "Delete…",
+        key="compare_delete",
+        disabled=not doomed,
+        icon=":material/delete:",
+        help="Asks once more before anything is removed.",
+    ):
         st.session_state["compare_confirm_delete"] = list(doomed)
     pending = st.session_state.get("compare_confirm_delete")
     if pending:

@@ -47,8 +47,9 @@ if st.button(
     help="Loads the default sample dataset and trains a small comparison in the background.",
 ):
     try:
+        job = start_quick_start(state.runs_root())
         state.set_dataset_choice(state.default_dataset())
-        state.set_current_job(start_quick_start(state.runs_root()))
+        state.set_current_job(job)
         st.rerun()
     except FusionExplorerError as exc:
         show_error(exc)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from fusion_core import plots
 from ui import state
+from ui.insight import render_insight_panel
 from ui.widgets import cli_command, guarded, load_run, metric_cards, run_store
 
 st.title("Results")
@@ -76,9 +77,4 @@ with st.expander("Repeat this run from a terminal"):
     )
 
 st.header("Insight")
-try:
-    from ui.insight import render_insight_panel
-except ImportError:
-    st.info("The insight panel is not available in this installation.")
-else:
-    render_insight_panel(run)
+render_insight_panel(run)

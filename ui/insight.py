@@ -9,6 +9,8 @@ misclassified test samples with every modality as a person sees it.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any
 
 import streamlit as st
@@ -16,11 +18,10 @@ import streamlit as st
 from fusion_core.analysis import figures
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
-from ui.widgets import guarded, show_error
+from ui.widgets import audio_mime, guarded, show_error
 
 GALLERY_COLUMNS = 3
 GALLERY_DEFAULT = 9
-AUDIO_MIME = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg"}
 
 
 def _run_key(run: Any) -> str:
@@ -31,17 +32,23 @@ def _run_key(run: Any) -> str:
 def _analysis(run_key: str, tsne: bool, dataset_key: str, _run: Any, _dataset: Any) -> dict[str, Any]:
     from fusion_core.analysis import analyze_run
 
-    return analyze_run(_run, dataset=_dataset, tsne=tsne)
+    # The loaded run is shared between sessions, and a forward pass writes the fusion layer's
+    # ``insight`` and ``fused`` attributes: analyse a private copy of the model.
+    private = dataclasses.replace(_run, model=copy.deepcopy(_run.model))
+    return analyze_run(private, dataset=_dataset, tsne=tsne)
 
 
 def _dataset_for(run: Any) -> tuple[str, Any]:
-    """The app's dataset (with the user's corrections) when the run was trained on it; else None."""
+    """The app's dataset as loaded when the run was trained on it; else None (``analyze_run`` loads it).
+
+    Only the uncorrected dataset can match: a run trained on corrected columns names the bundle folder
+    written for it as its source (``ui.cache.training_source``).
+    """
     choice = state.dataset_choice()
     if choice.config_source != run.config.data.source:
         return "", None
-    edit = state.schema_edit()
     try:
-        return f"{choice.digest}|{cache.schema_key(edit)}", cache.load_current(choice, edit)
+        return choice.digest, cache.original_dataset(choice)
     except FusionExplorerError:
         return "", None
 
@@ -214,10 +221,7 @@ def _show_modality(name: str, modality: dict[str, Any], key: str) -> None:
         guarded(lambda: st.image(cache.file_bytes(modality["path"]), caption=name, width=128))
     elif shown_as == "audio":
         st.caption(name)
-        suffix = modality["path"].rsplit(".", 1)[-1].lower()
-        guarded(
-            lambda: st.audio(cache.file_bytes(modality["path"]), format=AUDIO_MIME.get(suffix, "audio/wav"))
-        )
+        guarded(lambda: st.audio(cache.file_bytes(modality["path"]), format=audio_mime(modality["path"])))
     elif shown_as == "series":
         values = guarded(lambda: cache.series_values(modality["path"]))
         if values is not None:

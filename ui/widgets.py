@@ -151,7 +151,7 @@ def _job_phrase(job: Job) -> str:
 # --- the training monitor -------------------------------------------------------------------------
 
 
-def job_monitor(*, key: str, curves: bool = True, on_finish: Callable[[Job], None] | None = None) -> None:
+def job_monitor(*, key: str, curves: bool = True) -> None:
     """Progress, elapsed time, ETA and live curves of the current job, refreshed every second.
 
     The worker thread only fills in the ``Job``; this fragment reads it. When the
@@ -173,8 +173,6 @@ def job_monitor(*, key: str, curves: bool = True, on_finish: Callable[[Job], Non
             st.rerun()
 
     monitor()
-    if not running and on_finish is not None:
-        on_finish(job)
 
 
 def _job_status(job: Job) -> str:
@@ -369,7 +367,7 @@ def preview_modality(
             left, right = st.columns([1, 2])
             with left:
                 st.markdown(f"**{row[dataset.id_column]}** · class {row[target]}")
-                guarded(lambda path=path: st.audio(cache.file_bytes(path), format=_audio_mime(path)))
+                guarded(lambda path=path: st.audio(cache.file_bytes(path), format=audio_mime(path)))
             with right:
                 result = guarded(
                     lambda path=path: cache.spectrogram(path, json.dumps(audio_options or {}, sort_keys=True))
@@ -412,7 +410,8 @@ def preview_modality(
         )
 
 
-def _audio_mime(path: str) -> str:
+def audio_mime(path: str) -> str:
+    """The MIME type ``st.audio`` needs for a clip, from its file extension."""
     suffix = path.rsplit(".", 1)[-1].lower()
     return {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg"}.get(suffix, "audio/wav")
 
