@@ -4,9 +4,7 @@
 the prepared data into a ``FusionModel``, checking every choice on the way so that
 a bad one fails with a message that says how to fix it, before any training starts.
 
->>> from dataclasses import replace
-
-from fusion_core.config import EncoderConfig, ModelConfig
+>>> from fusion_core.config import ModelConfig
 >>> from fusion_core.data.types import InputSpec
 >>> specs = {"table": InputSpec("vector", (8,)), "image": InputSpec("grid", (1, 16, 16))}
 >>> model = build_model(specs, num_classes=3, config=ModelConfig(fusion="concat"))

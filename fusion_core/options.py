@@ -69,9 +69,15 @@ _KIND_WORDS = {int: "a whole number", float: "a number"}
 
 
 def _coerce(value: Any, info: OptionInfo, what: str) -> Any:
-    if info.choices is not None and value not in info.choices:
+    coerced = _to_kind(value, info, what)
+    if info.choices is not None and coerced not in info.choices:
         allowed = ", ".join(map(str, info.choices))
         raise ConfigError(f"{what} option {info.name}={value!r} is not allowed; choose one of: {allowed}")
+    return coerced
+
+
+def _to_kind(value: Any, info: OptionInfo, what: str) -> Any:
+    """Turn text from a command line or form into the option's type (``"3"`` → 3, ``"yes"`` → True)."""
     if info.kind is bool:
         if isinstance(value, str):
             if value.lower() in ("1", "true", "yes", "on"):
@@ -82,12 +88,11 @@ def _coerce(value: Any, info: OptionInfo, what: str) -> Any:
         return bool(value)
     if info.kind in (int, float):
         try:
-            number = info.kind(value)
+            return info.kind(value)
         except (TypeError, ValueError):
             raise ConfigError(
                 f"{what} option {info.name} takes {_KIND_WORDS[info.kind]}, not {value!r}"
             ) from None
-        return number
     return value
 
 

@@ -39,7 +39,7 @@ import torch
 
 from fusion_core.config import ExperimentConfig
 from fusion_core.data.types import InputSpec
-from fusion_core.errors import RunNotFoundError
+from fusion_core.errors import ConfigError, DataError, RunNotFoundError
 from fusion_core.experiment import RunResult, predict_dataset
 from fusion_core.training import EpochLog
 
@@ -79,6 +79,10 @@ class RunStore:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root or os.environ.get(RUNS_ENV) or DEFAULT_ROOT).expanduser()
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(
+                f"the runs folder {self.root} is a file; give the path of a folder for saved runs"
+            )
 
     # -- writing ------------------------------------------------------------------------
 
@@ -119,7 +123,7 @@ class RunStore:
     def rename(self, run_id: str, label: str) -> None:
         """Give a run a new label (its id stays)."""
         folder = self._folder(run_id)
-        record = json.loads((folder / "run.json").read_text())
+        record = _read_json(folder / "run.json")
         record["label"] = label
         _write_json(folder / "run.json", record)
         with closing(self._connect()) as db, db:
@@ -151,14 +155,25 @@ class RunStore:
         from fusion_core.model import build_model
 
         folder = self._folder(run_id)
-        record = json.loads((folder / "run.json").read_text())
-        config = ExperimentConfig.from_dict(json.loads((folder / "config.json").read_text()))
-        specs = {name: _spec_from_dict(raw) for name, raw in _read_json(folder / "input_specs.json").items()}
-        preprocessing = _read_json(folder / "preprocessing_state.json")
-        class_names = list(record["class_names"])
-        predictions = pd.read_csv(
-            folder / "predictions.csv", dtype={"id": str, "true": str, "predicted": str}
-        )
+        try:
+            record = _read_json(folder / "run.json")
+            config = ExperimentConfig.from_dict(_read_json(folder / "config.json"))
+            specs = {
+                name: _spec_from_dict(raw) for name, raw in _read_json(folder / "input_specs.json").items()
+            }
+            preprocessing = _read_json(folder / "preprocessing_state.json")
+            metrics = _read_json(folder / "metrics.json")
+            history = [EpochLog(**log) for log in _read_json(folder / "history.json")]
+            class_names = list(record["class_names"])
+            predictions = pd.read_csv(
+                folder / "predictions.csv", dtype={"id": str, "true": str, "predicted": str}
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # a file edited, cut short or removed
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise RunNotFoundError(
+                f"run {run_id!r} has a damaged or missing file in {folder} ({reason}); "
+                "delete the run and train it again"
+            ) from None
         index_of = {name: i for i, name in enumerate(class_names)}
 
         model = None
@@ -181,8 +196,8 @@ class RunStore:
             dataset_name=record["dataset_name"],
             seed=record["seed"],
             fold=record["fold"],
-            metrics=_read_json(folder / "metrics.json"),
-            history=[EpochLog(**log) for log in _read_json(folder / "history.json")],
+            metrics=metrics,
+            history=history,
             class_names=class_names,
             test_ids=predictions["id"].tolist(),
             y_true=predictions["true"].map(index_of).to_numpy(dtype=np.int64),
@@ -217,11 +232,18 @@ class RunStore:
     def _connect(self) -> sqlite3.Connection:
         self.root.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.root / INDEX_FILE, timeout=30)
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, label TEXT, dataset TEXT, method TEXT, "
-            "seed INTEGER, fold INTEGER, macro_f1 REAL, accuracy REAL, params INTEGER, train_seconds REAL, "
-            "epochs_run INTEGER, device TEXT, created TEXT)"
-        )
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, label TEXT, dataset TEXT, method TEXT, "
+                "seed INTEGER, fold INTEGER, macro_f1 REAL, accuracy REAL, params INTEGER, train_seconds REAL, "
+                "epochs_run INTEGER, device TEXT, created TEXT)"
+            )
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise DataError(
+                f"{self.root / INDEX_FILE} is not a usable run index ({exc}); move it aside or use another "
+                "runs folder"
+            ) from None
         return db
 
     def _new_id(self, method: str) -> str:

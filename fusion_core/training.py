@@ -145,7 +145,6 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
     started = time.perf_counter()
 
     # -- data: every tensor on the device, once --------------------------------------
-    tensors = DeviceTensors.from_prepared(data, device)
     train_rows = data.splits.train.to(device)
     val_rows = data.splits.val.to(device)
     if len(train_rows) == 0:
@@ -155,6 +154,7 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
     if len(val_rows) == 0:
         notes.append("the validation split is empty, so the training rows decide early stopping")
         val_rows = train_rows
+    tensors = DeviceTensors.from_prepared(data, device)
     augments = {name: m.augment for name, m in data.modalities.items() if m.augment}
     if augments:
         from fusion_core.modalities import augment_batch

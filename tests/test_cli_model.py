@@ -230,6 +230,20 @@ def test_missing_data_file(tmp_path, capsys):
     assert "nowhere.zip" in line
 
 
+def test_unusable_paths_give_one_error_line_not_a_traceback(bundle, tmp_path, capsys):
+    too_long = "x" * 300  # the operating system refuses the name itself
+    line = one_error_line(capsys, "train", "--data", too_long, "--fusion", "concat")
+    assert line == f"error: cannot use {too_long}: File name too long; check the path"
+    (tmp_path / "runs").write_text("a file, not a folder")
+    line = one_error_line(
+        capsys, "train", "--data", bundle, "--fusion", "concat", "--runs-dir", str(tmp_path / "runs")
+    )
+    assert (
+        line
+        == f"error: the runs folder {tmp_path / 'runs'} is a file; give the path of a folder for saved runs"
+    )
+
+
 # -- every sample dataset, a couple of epochs ----------------------------------------------------
 
 SAMPLES = [info.name for info in list_samples()]

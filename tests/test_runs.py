@@ -12,7 +12,7 @@ import torch
 
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.data import load_dataset
-from fusion_core.errors import RunNotFoundError
+from fusion_core.errors import ConfigError, DataError, RunNotFoundError
 from fusion_core.experiment import run_experiment
 from fusion_core.runs import INDEX_COLUMNS, RUNS_ENV, RunStore, predict_dataset
 
@@ -176,3 +176,34 @@ def test_weights_that_no_longer_fit_the_model_give_a_clear_error(trained, tmp_pa
 
     with pytest.raises(RunNotFoundError, match="no longer fit its model"):
         store.load(run_id)
+
+
+def test_a_runs_folder_that_is_a_file_is_refused_before_anything_is_saved(tmp_path):
+    (tmp_path / "runs").write_text("not a folder")
+    with pytest.raises(ConfigError) as caught:
+        RunStore(tmp_path / "runs")
+    assert str(caught.value) == (
+        f"the runs folder {tmp_path / 'runs'} is a file; give the path of a folder for saved runs"
+    )
+
+
+def test_a_damaged_index_or_run_file_gives_a_clear_error(trained, tmp_path):
+    _, result = trained
+    store = RunStore(tmp_path / "runs")
+    run_id = store.save(result)
+    folder = store.folder(run_id)
+
+    (folder / "history.json").write_text("[{")
+    with pytest.raises(RunNotFoundError, match=rf"^run '{run_id}' has a damaged or missing file in "):
+        store.load(run_id)
+    (folder / "predictions.csv").unlink()
+    with pytest.raises(RunNotFoundError, match="delete the run and train it again$"):
+        store.load(run_id)
+
+    (tmp_path / "runs" / "index.sqlite").write_text("garbage, not SQLite")
+    with pytest.raises(DataError) as caught:
+        store.list()
+    assert str(caught.value) == (
+        f"{tmp_path / 'runs' / 'index.sqlite'} is not a usable run index (file is not a database); "
+        "move it aside or use another runs folder"
+    )

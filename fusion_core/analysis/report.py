@@ -53,10 +53,10 @@ def analyze_run(
         raise ConfigError(
             "this run has no trained model to analyse; load it with RunStore.load(run_id) or train it again"
         )
-    data, rows = data_for_run(run, dataset=dataset, prepared=prepared)
-    check_modalities(model, data)
     if dataset is None and prepared is None:
         dataset = _loaded_dataset(run)
+    data, rows = data_for_run(run, dataset=dataset, prepared=prepared)
+    check_modalities(model, data)
     outputs = run_model(model, data, rows)
     contribution = modality_contribution(model, data, rows, shapley=shapley)
     weights = collect_weights(model, data, rows, outputs=outputs)

@@ -2,8 +2,9 @@
 
 Each group of subcommands lives in its own module with a ``register(subparsers)``
 function; a subcommand's handler takes the parsed arguments and returns an exit
-status. Bad input raises ``FusionExplorerError``; ``main`` prints it as one
-``error: …`` line on stderr and exits 2, with no traceback.
+status. Bad input raises ``FusionExplorerError``; ``main`` prints it (or an
+``OSError`` on a file the user named) as one ``error: …`` line on stderr and
+exits 2, with no traceback.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except FusionExplorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file or folder the user named cannot be read or written
+        print(
+            f"error: cannot use {exc.filename or 'a file'}: {exc.strerror or exc}; check the path",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

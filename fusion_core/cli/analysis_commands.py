@@ -19,6 +19,7 @@ import json
 import sys
 from typing import Any
 
+from fusion_core.cli.model_commands import _table
 from fusion_core.errors import ConfigError
 
 
@@ -208,13 +209,3 @@ def _mean(stats: dict[str, Any]) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    lines = [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)

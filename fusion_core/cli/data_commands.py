@@ -58,21 +58,17 @@ def run_datasets(args: argparse.Namespace) -> int:
 def run_inspect(args: argparse.Namespace) -> int:
     from fusion_core.data import build_report, load_dataset, load_paired_files, with_schema
 
-    try:
-        if len(args.source) > 1 or args.source[0].lower().endswith(".csv"):
-            dataset = load_paired_files(args.source, id_column=args.id_column, target=args.target)
-        else:
-            if args.id_column:
-                raise DataError(
-                    "--id-column applies to per-modality files; name a bundle's id column in schema.json "
-                    'as "id"'
-                )
-            dataset = load_dataset(args.source[0])
-            if args.target and args.target != dataset.target:
-                dataset = with_schema(dataset, target=args.target)
-        report = build_report(dataset)
-    except OSError as exc:  # unreadable files, permissions, a full disk while unpacking
-        raise DataError(f"cannot read {exc.filename or 'the data'}: {exc.strerror or exc}") from None
+    if len(args.source) > 1 or args.source[0].lower().endswith(".csv"):
+        dataset = load_paired_files(args.source, id_column=args.id_column, target=args.target)
+    else:
+        if args.id_column:
+            raise DataError(
+                '--id-column applies to per-modality files; name a bundle\'s id column in schema.json as "id"'
+            )
+        dataset = load_dataset(args.source[0])
+        if args.target and args.target != dataset.target:
+            dataset = with_schema(dataset, target=args.target)
+    report = build_report(dataset)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
     return 0
 

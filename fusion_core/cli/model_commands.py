@@ -164,7 +164,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     encoders = parse_pairs(args.encoder, "--encoder", "MODALITY=ENCODER")
     fusion_options = parse_pairs(args.fusion_option, "--fusion-option", "KEY=VALUE")
-    dataset = load_dataset(_source(args.data))
+    source = _source(args.data)
+    dataset = load_dataset(source)
     methods = available_methods(list(dataset.modalities))
     if args.fusion not in methods:
         raise ConfigError(f"unknown fusion method {args.fusion!r}; choose one of: {', '.join(methods)}")
@@ -179,7 +180,7 @@ def run_train(args: argparse.Namespace) -> int:
         ENCODERS.get(encoder)  # unknown names fail here, listing the encoders
 
     config = ExperimentConfig(
-        data=DataConfig(source=_source(args.data)),
+        data=DataConfig(source=source),
         model=ModelConfig(
             fusion=args.fusion,
             fusion_options=fusion_options,

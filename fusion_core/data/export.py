@@ -14,10 +14,10 @@ import os
 import shutil
 from pathlib import Path
 
-from fusion_core.data.schema import schema_dict
+from fusion_core.data.schema import MEDIA_EXTENSIONS, schema_dict
 from fusion_core.data.types import Dataset
 
-MEDIA_TYPES = ("image", "audio", "series")
+MEDIA_TYPES = tuple(MEDIA_EXTENSIONS)
 
 
 def save_bundle(dataset: Dataset, folder: Path) -> Path:

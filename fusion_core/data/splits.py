@@ -76,12 +76,12 @@ def kfold_splits(
         )
     n_classes = len(classes)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    size = _held_out_size(len(codes), val_fraction, n_classes)
     result = []
     for rest, test in splitter.split(np.zeros(len(codes)), codes):
         if val_fraction == 0.0:
             result.append(_as_splits(rest, np.empty(0, dtype=np.int64), test))
             continue
-        size = _held_out_size(len(codes), val_fraction, n_classes)
         train, val = _stratified_split(rest, codes, size, seed)
         result.append(_as_splits(train, val, test))
     return result

@@ -15,6 +15,7 @@ the cache folder is always safe.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -210,8 +211,12 @@ def _store_cached(key: str, prepared: PreparedData) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         os.close(handle)
-        torch.save(_to_payload(prepared), temporary)
-        os.replace(temporary, path)
+        try:
+            torch.save(_to_payload(prepared), temporary)
+            os.replace(temporary, path)
+        finally:  # a failed write leaves no half-written file behind
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
     except OSError as exc:
         warnings.warn(f"could not write the preprocessing cache ({exc}); continuing without it", stacklevel=3)
 
