@@ -6,7 +6,10 @@ import streamlit as st
 
 from fusion_core import plots
 from ui import state
+from ui.routing import use_app_navigation
 from ui.widgets import forget_runs, guarded, load_run, run_rows, run_store
+
+use_app_navigation()
 
 st.title("Compare")
 store = run_store()

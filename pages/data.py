@@ -6,7 +6,10 @@ import streamlit as st
 
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
+from ui.routing import use_app_navigation
 from ui.widgets import guarded, preview_modality, report_view, schema_editor, show_error
+
+use_app_navigation()
 
 UPLOAD_KEY = "data_upload"
 UPLOAD_TYPES = ["zip", "csv", "png", "jpg", "jpeg", "bmp", "gif", "tif", "wav", "flac", "ogg", "npy"]

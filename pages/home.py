@@ -8,7 +8,10 @@ from fusion_core import plots
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
 from ui.jobs import QUICK_START_EPOCHS, start_quick_start
+from ui.routing import use_app_navigation
 from ui.widgets import FAMILIES_DOT, job_monitor, run_rows, show_error
+
+use_app_navigation()
 
 st.title("Fusion Explorer")
 st.markdown(

@@ -16,7 +16,10 @@ from fusion_core.analysis.interactions import (
 from fusion_core.errors import FusionExplorerError
 from fusion_core.fusion import available_methods
 from ui.jobs import BUSY_MESSAGE, training_lock
+from ui.routing import use_app_navigation
 from ui.widgets import show_error
+
+use_app_navigation()
 
 RESULT_KEY = "lab_result"
 PRESET_KEY = "lab_preset"

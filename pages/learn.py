@@ -12,7 +12,10 @@ from fusion_core.data.types import InputSpec
 from fusion_core.errors import FusionExplorerError
 from fusion_core.fusion import FUSIONS
 from ui import cache, state
+from ui.routing import use_app_navigation
 from ui.widgets import show_error
+
+use_app_navigation()
 
 DIAGRAM_DATASET_KEY = "learn_dataset"
 TEACHING_ORDER = (

@@ -12,7 +12,10 @@ from fusion_core.fusion import FUSIONS, available_methods, split_method
 from fusion_core.modalities import MODALITIES
 from ui import cache, state
 from ui.forms import options_form
+from ui.routing import use_app_navigation
 from ui.widgets import current_dataset, guarded
+
+use_app_navigation()
 
 st.title("Model")
 st.markdown(

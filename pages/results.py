@@ -7,7 +7,10 @@ import streamlit as st
 from fusion_core import plots
 from ui import state
 from ui.insight import render_insight_panel
+from ui.routing import use_app_navigation
 from ui.widgets import cli_command, guarded, load_run, metric_cards, run_store
+
+use_app_navigation()
 
 st.title("Results")
 summaries = guarded(lambda: run_store().list())

@@ -10,7 +10,10 @@ from fusion_core.fusion import available_methods
 from ui import cache, state
 from ui.forms import train_settings
 from ui.jobs import start_comparison, start_single_run
+from ui.routing import use_app_navigation
 from ui.widgets import current_dataset, job_monitor, show_error
+
+use_app_navigation()
 
 st.title("Train")
 dataset = current_dataset()
