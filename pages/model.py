@@ -32,9 +32,7 @@ prefix = f"model:{choice.digest[:16]}:{dataset.content_hash[:8]}"
 
 st.header("Fusion method")
 methods = available_methods(list(dataset.modalities))
-current = (
-    saved.model.fusion if saved.model.fusion in methods else ("concat" if "concat" in methods else methods[0])
-)
+current = saved.model.fusion if saved.model.fusion in methods else state.default_fusion(methods)
 
 
 def describe(name: str) -> str:

@@ -21,7 +21,8 @@ if dataset is None:
     st.stop()
 running = state.job_running()
 saved = state.train_choices()
-model = state.model_choices().model
+methods = available_methods(list(dataset.modalities))
+model = state.model_for(methods)
 st.markdown(f"Dataset **{dataset.name}** · fusion method **{model.fusion}** (change it on the Model page).")
 
 with st.container(border=True, key="train_settings"):
@@ -34,7 +35,6 @@ except FusionExplorerError as exc:
     show_error(exc)
     st.stop()
 
-methods = available_methods(list(dataset.modalities))
 baselines = [m for m in methods if m.startswith("only:")]
 default_queue = [m for m in saved.compare_methods if m in methods] or list(
     dict.fromkeys([*baselines, model.fusion, "late" if "late" in methods else model.fusion])

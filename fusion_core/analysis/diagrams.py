@@ -5,7 +5,7 @@ about a *built* model: one input per modality with its tensor shape, its
 encoder, the fusion step and the head, each with its real output shape and
 parameter count. Because it is drawn from the model itself, it is never out of
 date with the code. ``family_overview()`` is a static picture of data-level,
-feature-level and decision-level fusion. Streamlit's ``st.graphviz_chart`` and
+feature-level and decision-level fusion; ``family_diagram(family)`` draws one of them. Streamlit's ``st.graphviz_chart`` and
 any Graphviz tool render the text.
 """
 
@@ -178,60 +178,65 @@ def method_diagram(
     return model_diagram(model, direction=direction, types=types)
 
 
+FAMILY_SHAPES = {
+    "early": (
+        "Data level (early)",
+        [("join inputs", "fusion"), ("one network", "encoder"), ("class", "output")],
+    ),
+    "intermediate": (
+        "Feature level (intermediate)",
+        [("fuse features", "fusion"), ("head", "head"), ("class", "output")],
+    ),
+    "late": ("Decision level (late)", [("combine decisions", "fusion"), ("class", "output")]),
+}
+"""Each family's path from two inputs, A and B, to the class: the step where they meet, and after."""
+
+
 def family_overview() -> str:
     """DOT text of the three families side by side: where in the network the modalities meet."""
     parts = ["digraph families {\n", GRAPH_HEADER.replace("rankdir=LR", "rankdir=TB"), "  compound=true;\n"]
-    families = (
-        (
-            "early",
-            "Data level (early)",
-            [("A", "input"), ("B", "input")],
-            [("join inputs", "fusion"), ("one network", "encoder"), ("class", "output")],
-        ),
-        (
-            "intermediate",
-            "Feature level (intermediate)",
-            [("A", "input"), ("B", "input")],
-            [("fuse features", "fusion"), ("head", "head"), ("class", "output")],
-        ),
-        (
-            "late",
-            "Decision level (late)",
-            [("A", "input"), ("B", "input")],
-            [("combine decisions", "fusion"), ("class", "output")],
-        ),
-    )
-    for family, title, inputs, chain in families:
+    for family, (title, _) in FAMILY_SHAPES.items():
         parts.append(
             f'  subgraph cluster_{family} {{\n    label={quote(title)}; style=rounded; color="#B0B8C0";\n'
         )
-        for name, kind in inputs:
-            parts.append("  " + _node(f"{family}:{name}", name, kind, shape="note"))
-            if family == "intermediate":
-                parts.append("  " + _node(f"{family}:enc{name}", f"encoder {name}", "encoder"))
-            if family == "late":
-                parts.append("  " + _node(f"{family}:enc{name}", f"encoder {name}", "encoder"))
-                parts.append("  " + _node(f"{family}:head{name}", f"classifier {name}", "head"))
-        for label, kind in chain:
-            parts.append(
-                "  "
-                + _node(
-                    f"{family}:{label}", label, kind, **({"shape": "ellipse"} if kind == "output" else {})
-                )
-            )
+        parts += _family_body(family)
         parts.append("  }\n")
-        first = chain[0][0]
-        for name, _ in inputs:
-            if family == "early":
-                parts.append(_edge(f"{family}:{name}", f"{family}:{first}"))
-            elif family == "intermediate":
-                parts.append(_edge(f"{family}:{name}", f"{family}:enc{name}"))
-                parts.append(_edge(f"{family}:enc{name}", f"{family}:{first}"))
-            else:
-                parts.append(_edge(f"{family}:{name}", f"{family}:enc{name}"))
-                parts.append(_edge(f"{family}:enc{name}", f"{family}:head{name}"))
-                parts.append(_edge(f"{family}:head{name}", f"{family}:{first}"))
-        for (a, _), (b, _) in zip(chain, chain[1:], strict=False):
-            parts.append(_edge(f"{family}:{a}", f"{family}:{b}"))
     parts.append("}\n")
     return "".join(parts)
+
+
+def family_diagram(family: str) -> str:
+    """DOT text of one family alone (``"early"``, ``"intermediate"`` or ``"late"``), small and untitled."""
+    if family not in FAMILY_SHAPES:
+        raise ValueError(f"unknown fusion family {family!r}; choose one of: {', '.join(FAMILY_SHAPES)}")
+    header = GRAPH_HEADER.replace("rankdir=LR", "rankdir=TB").replace("ranksep=0.45", "ranksep=0.3")
+    return "".join([f"digraph {family} {{\n", header, *_family_body(family), "}\n"])
+
+
+def _family_body(family: str) -> list[str]:
+    """Nodes and edges of one family, ids prefixed by its name."""
+    chain = FAMILY_SHAPES[family][1]
+    parts = []
+    for name in ("A", "B"):
+        parts.append("  " + _node(f"{family}:{name}", name, "input", shape="note"))
+        if family in ("intermediate", "late"):
+            parts.append("  " + _node(f"{family}:enc{name}", f"encoder {name}", "encoder"))
+        if family == "late":
+            parts.append("  " + _node(f"{family}:head{name}", f"classifier {name}", "head"))
+    for label, kind in chain:
+        shape = {"shape": "ellipse"} if kind == "output" else {}
+        parts.append("  " + _node(f"{family}:{label}", label, kind, **shape))
+    first = chain[0][0]
+    for name in ("A", "B"):
+        if family == "early":
+            parts.append(_edge(f"{family}:{name}", f"{family}:{first}"))
+        elif family == "intermediate":
+            parts.append(_edge(f"{family}:{name}", f"{family}:enc{name}"))
+            parts.append(_edge(f"{family}:enc{name}", f"{family}:{first}"))
+        else:
+            parts.append(_edge(f"{family}:{name}", f"{family}:enc{name}"))
+            parts.append(_edge(f"{family}:enc{name}", f"{family}:head{name}"))
+            parts.append(_edge(f"{family}:head{name}", f"{family}:{first}"))
+    for (a, _), (b, _) in zip(chain, chain[1:], strict=False):
+        parts.append(_edge(f"{family}:{a}", f"{family}:{b}"))
+    return parts
