@@ -7,7 +7,7 @@ import streamlit as st
 from fusion_core import plots
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
-from ui.jobs import QUICK_START_EPOCHS, start_quick_start
+from ui.jobs import QUICK_START_EPOCHS, JobView, start_quick_start
 from ui.routing import use_app_navigation
 from ui.widgets import FAMILIES_DOT, job_monitor, run_rows, show_error
 
@@ -57,14 +57,16 @@ if st.button(
     except FusionExplorerError as exc:
         show_error(exc)
 
-job = state.current_job()
-if job is not None:
-    job_monitor(key="home_monitor", curves=False)
-    if not job.running and job.results:
-        rows = run_rows(job.results)
+
+def quick_start_scores(view: JobView) -> None:
+    if view.results:
+        rows = run_rows(view.results)
         st.plotly_chart(plots.method_scores_figure(rows, title="Macro-F1 on the test split"), width="stretch",
                         key="home_quick_scores")  # fmt: skip
         st.page_link("pages/compare.py", label="See the full comparison", icon=":material/leaderboard:")
+
+
+job_monitor(key="home_monitor", curves=False, when_done=quick_start_scores)
 
 st.header("Sample datasets")
 st.caption("Each one is generated on this machine the first time it is opened; nothing is downloaded.")

@@ -11,7 +11,7 @@ from ui import cache, state
 from ui.forms import train_settings
 from ui.jobs import start_comparison, start_single_run
 from ui.routing import use_app_navigation
-from ui.widgets import current_dataset, job_monitor, show_error
+from ui.widgets import current_dataset, job_monitor, result_links, show_error
 
 use_app_navigation()
 
@@ -89,12 +89,6 @@ if single or several:
         state.set_current_job(job)
         st.rerun()
 
-job = state.current_job()
-if job is not None:
+if state.current_job() is not None:
     st.header("Progress")
-    job_monitor(key="train_monitor")
-    if not job.running and job.run_ids:
-        state.set_selected_run(job.run_ids[-1])
-        links = st.container(horizontal=True, key="train_links")
-        links.page_link("pages/results.py", label="Open the results", icon=":material/insights:")
-        links.page_link("pages/compare.py", label="Compare runs", icon=":material/leaderboard:")
+    job_monitor(key="train_monitor", when_done=result_links)

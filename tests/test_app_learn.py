@@ -66,7 +66,9 @@ def test_learn_page_explains_and_draws_every_method_when_opened(sample):
         at.run()
         assert not at.exception, at.exception
         assert not at.error, [e.value for e in at.error]
-        titles += [e.label for e in at.expander if e.label.startswith(tuple(c.title for _, c in FUSIONS.items()))]
+        titles += [
+            e.label for e in at.expander if e.label.startswith(tuple(c.title for _, c in FUSIONS.items()))
+        ]
         drawn += len(at.get("graphviz_chart")) - len(FAMILY_ORDER)
         assert not [i.value for i in at.info if "Not drawn" in i.value], label
     for name, cls in FUSIONS.items():

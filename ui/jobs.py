@@ -15,6 +15,7 @@ and released by the worker when it ends.
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 import traceback
@@ -38,12 +39,42 @@ def training_lock() -> threading.Lock:
     return threading.Lock()
 
 
+@dataclass(frozen=True)
+class JobView:
+    """One reading of a ``Job``, taken under its lock: everything the page draws, consistent in itself.
+
+    The worker's last update and the job's end are written in one critical section, so a view
+    that says the job is over always holds every finished run.
+    """
+
+    title: str
+    planned_runs: int
+    epochs: int
+    running: bool
+    stopping: bool
+    stopped_by_user: bool
+    error: str | None
+    details: str | None
+    runs_done: int
+    epoch: int
+    history: tuple[Any, ...]
+    results: tuple[Any, ...]
+    run_ids: tuple[str, ...]
+    fraction: float
+    elapsed: float
+    eta: float | None
+
+    @property
+    def finished(self) -> bool:
+        return not self.running
+
+
 @dataclass
 class Job:
     """What one background training (one run, or a queue of runs) has done so far.
 
-    Written only by the worker thread, read by the page; every field is a plain
-    value or a list that only grows, so reading it mid-update is safe.
+    Written only by the worker thread, under ``lock``; the page reads it through
+    ``view()``, one consistent snapshot per drawing.
     """
 
     title: str
@@ -64,10 +95,15 @@ class Job:
     run_ids: list[str] = field(default_factory=list)
     error: str | None = None
     details: str | None = None
+    epoch_seconds: list[float] = field(default_factory=list)
+    run_overheads: list[float] = field(default_factory=list)
+    run_started: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        """Started and not yet over; the end is marked by the worker, under the lock, with its last update."""
+        return self.thread is not None and self.finished is None
 
     @property
     def stopped_by_user(self) -> bool:
@@ -91,11 +127,45 @@ class Job:
         return end - self.started
 
     def eta(self) -> float | None:
-        """Seconds left, extrapolated from the pace so far; None before any progress."""
-        done = self.fraction()
-        if done <= 0.0 or self.finished is not None:
+        """Seconds left at most, from the measured epoch times; None until an epoch has been timed.
+
+        Every epoch still planned is counted at the median time of the epochs measured so far, and
+        every run still to start adds the setup time measured on earlier runs. Early stopping can end
+        runs sooner, so the true rest is this or less. Data preparation, which happens once before
+        the first epoch, is left out: it does not recur.
+        """
+        if self.finished is not None or not self.epoch_seconds:
             return None
-        return self.elapsed() * (1.0 - done) / done
+        epoch_time = statistics.median(self.epoch_seconds)
+        done_here = len(self.history) + (
+            self.batch / self.batches_per_epoch if self.batches_per_epoch else 0.0
+        )
+        left_here = max(0.0, self.epochs - done_here) * epoch_time
+        runs_after = max(0, self.planned_runs - self.runs_done - 1)
+        overhead = statistics.mean(self.run_overheads) if self.run_overheads else 0.0
+        return left_here + runs_after * (self.epochs * epoch_time + overhead)
+
+    def view(self) -> JobView:
+        """A consistent snapshot for drawing (see ``JobView``)."""
+        with self.lock:
+            return JobView(
+                title=self.title,
+                planned_runs=self.planned_runs,
+                epochs=self.epochs,
+                running=self.running,
+                stopping=self.running and self.stop.is_set(),
+                stopped_by_user=self.stopped_by_user,
+                error=self.error,
+                details=self.details,
+                runs_done=self.runs_done,
+                epoch=self.epoch,
+                history=tuple(self.history),
+                results=tuple(self.results),
+                run_ids=tuple(self.run_ids),
+                fraction=self.fraction(),
+                elapsed=self.elapsed(),
+                eta=self.eta(),
+            )
 
     def request_stop(self) -> None:
         self.stop.set()
@@ -108,25 +178,43 @@ class Job:
     # --- callbacks handed to fusion_core (run on the worker thread) ---------------------------------
 
     def on_batch(self, progress: Any) -> None:
-        self.epoch = int(progress.epoch)
-        self.batch = int(progress.batch)
-        self.batches_per_epoch = int(progress.batches_per_epoch)
-        self.epochs = int(progress.epochs)
+        with self.lock:
+            self.epoch = int(progress.epoch)
+            self.batch = int(progress.batch)
+            self.batches_per_epoch = int(progress.batches_per_epoch)
+            self.epochs = int(progress.epochs)
 
     def on_epoch(self, log: Any) -> None:
-        self.history.append(log)
-        self.epoch = int(log.epoch)
-        self.batch = self.batches_per_epoch
+        with self.lock:
+            previous = self.history[-1].seconds if self.history else 0.0
+            self.epoch_seconds.append(max(0.0, float(log.seconds) - float(previous)))
+            self.history.append(log)
+            self.epoch = int(log.epoch)
+            self.batch = 0
+            self.batches_per_epoch = 0
 
     def on_run(self, result: Any, index: int | None = None, total: int | None = None) -> None:
-        self.results.append(result)
-        if result.run_id:
-            self.run_ids.append(result.run_id)
-        self.histories[result.label] = list(result.history)
-        self.runs_done = len(self.results)
-        self.history = []
-        self.epoch = 0
-        self.batch = 0
+        now = time.monotonic()
+        with self.lock:
+            if self.results:  # the first run also loaded and prepared the data: not a per-run cost
+                training = float(result.history[-1].seconds) if result.history else 0.0
+                self.run_overheads.append(max(0.0, now - self.run_started - training))
+            self.run_started = now
+            self.results.append(result)
+            if result.run_id:
+                self.run_ids.append(result.run_id)
+            self.histories[result.label] = list(result.history)
+            self.runs_done = len(self.results)
+            self.history = []
+            self.epoch = 0
+            self.batch = 0
+
+    def end(self, *, error: str | None = None, details: str | None = None) -> None:
+        """Mark the job over (worker thread, after its last update)."""
+        with self.lock:
+            self.error = error
+            self.details = details
+            self.finished = time.monotonic()
 
 
 def start_job(job: Job, work: Callable[[Job], None]) -> Job:
@@ -136,15 +224,16 @@ def start_job(job: Job, work: Callable[[Job], None]) -> Job:
         raise TrainingError(BUSY_MESSAGE)
 
     def target() -> None:
+        error = details = None
         try:
             work(job)
         except FusionExplorerError as exc:
-            job.error = str(exc)
+            error = str(exc)
         except Exception as exc:  # a bug, not bad input: keep the trace for the details expander
-            job.error = f"training failed unexpectedly ({type(exc).__name__}: {exc})"
-            job.details = traceback.format_exc()
+            error = f"training failed unexpectedly ({type(exc).__name__}: {exc})"
+            details = traceback.format_exc()
         finally:
-            job.finished = time.monotonic()
+            job.end(error=error, details=details)
             lock.release()
 
     job.thread = threading.Thread(target=target, name=f"fusion-train-{job.title}", daemon=True)

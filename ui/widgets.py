@@ -11,7 +11,8 @@ import streamlit as st
 from fusion_core import plots
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
-from ui.jobs import Job
+from ui.errors import unexpected_errors
+from ui.jobs import JobView
 
 POLL_SECONDS = 1.0
 
@@ -131,102 +132,114 @@ def _sidebar_job(running: bool) -> None:
         job = state.current_job()
         if job is None:
             return
-        st.progress(job.fraction(), text=f"{job.title}: {_job_phrase(job)}")
-        if running and not job.running:
+        view = job.view()
+        st.progress(view.fraction, text=f"{view.title}: {_job_phrase(view)}")
+        if running and view.finished:
             st.rerun()
 
     sidebar_job()
 
 
-def _job_phrase(job: Job) -> str:
-    if job.running:
-        if job.stop.is_set():
+def _job_phrase(view: JobView) -> str:
+    if view.running:
+        if view.stopping:
             return "stopping…"
-        return f"{job.fraction():.0%}, {format_seconds(job.eta())} left"
-    if job.error:
+        return f"{view.fraction:.0%}, {_time_left(view)}"
+    if view.error:
         return "failed"
-    return "stopped" if job.stopped_by_user else "done"  # fmt: skip
+    return "stopped" if view.stopped_by_user else "done"  # fmt: skip
+
+
+def _time_left(view: JobView) -> str:
+    if view.eta is None:
+        return "timing the first epoch"
+    return f"up to {format_seconds(view.eta)} left"
 
 
 # --- the training monitor -------------------------------------------------------------------------
 
 
-def job_monitor(*, key: str, curves: bool = True) -> None:
-    """Progress, elapsed time, ETA and live curves of the current job, refreshed every second.
+def job_monitor(*, key: str, curves: bool = True, when_done: Callable[[JobView], None] | None = None) -> None:
+    """Progress, elapsed time, time left and live curves of the current job, refreshed every second.
 
-    The worker thread only fills in the ``Job``; this fragment reads it. When the
-    job ends the fragment asks for one full rerun, which stops the polling and
-    lets the page draw the results (and re-enable its controls).
+    The worker thread only fills in the ``Job``; this fragment reads one snapshot of it
+    (``Job.view``) per refresh and draws everything from that snapshot, so the final
+    state and the last update always arrive together. Once the job is over it draws the
+    final view itself, ``when_done(view)`` included (links, scores), then asks for one
+    full rerun, which stops the polling and re-enables the page's controls.
     """
     job = state.current_job()
     if job is None:
         return
-    running = job.running
+    was_running = job.running
 
-    @st.fragment(run_every=POLL_SECONDS if running else None)
+    @st.fragment(run_every=POLL_SECONDS if was_running else None)
     def monitor() -> None:
         job = state.current_job()
         if job is None:
             return
-        _draw_job(job, key=key, curves=curves)
-        if running and not job.running:
+        view = job.view()
+        with unexpected_errors():
+            _draw_job(view, stop=job.request_stop, key=key, curves=curves)
+            if view.finished and when_done is not None:
+                when_done(view)
+        if was_running and view.finished:
             st.rerun()
 
     monitor()
 
 
-def _job_status(job: Job) -> str:
-    if job.running:
-        return "Stopping after this batch" if job.stop.is_set() else "Training"
-    if job.error:
+def _job_status(view: JobView) -> str:
+    if view.running:
+        return "Stopping after this batch" if view.stopping else "Training"
+    if view.error:
         return "Failed"
-    return "Stopped" if job.stopped_by_user else "Finished"
+    return "Stopped" if view.stopped_by_user else "Finished"
 
 
-def _draw_job(job: Job, *, key: str, curves: bool) -> None:
-    runs_total = job.planned_runs
+def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool) -> None:
+    runs_total = view.planned_runs
     parts = []
     if runs_total > 1:
-        parts.append(f"run {min(job.runs_done + 1, runs_total)}/{runs_total}")
-    if job.running and job.epoch:
-        parts.append(f"epoch {job.epoch}/{job.epochs}")
-    elif job.running and not job.history:
+        parts.append(f"run {min(view.runs_done + 1, runs_total)}/{runs_total}")
+    if view.running and view.epoch:
+        parts.append(f"epoch {view.epoch}/{view.epochs}")
+    elif view.running and not view.history:
         parts.append("preparing the data and the model")
-    elif job.stopped_by_user and runs_total == 1 and job.results:
-        parts.append(f"after {job.results[-1].epochs_run} of {job.epochs} epochs")
-    parts.append(f"elapsed {format_seconds(job.elapsed())}")
-    if job.running:
-        parts.append(f"about {format_seconds(job.eta())} left")
-    st.progress(job.fraction(), text=f"**{_job_status(job)}** · {job.title} · " + " · ".join(parts))
+    elif view.stopped_by_user and runs_total == 1 and view.results:
+        parts.append(f"after {view.results[-1].epochs_run} of {view.epochs} epochs")
+    parts.append(f"elapsed {format_seconds(view.elapsed)}")
+    if view.running:
+        parts.append(_time_left(view))
+    st.progress(view.fraction, text=f"**{_job_status(view)}** · {view.title} · " + " · ".join(parts))
 
-    if job.running:
+    if view.running:
         st.button(
             "Stop",
             key=f"{key}_stop",
             icon=":material/stop_circle:",
-            on_click=job.request_stop,
-            disabled=job.stop.is_set(),
+            on_click=stop,
+            disabled=view.stopping,
             help="End training at the next batch; the best model so far is kept and saved.",
         )
-    if job.error:
-        st.error(job.error, icon=":material/error:")
-        if job.details:
+    if view.error:
+        st.error(view.error, icon=":material/error:")
+        if view.details:
             with st.expander("Details for a bug report"):
-                st.code(job.details)
-    elif not job.running and job.stopped_by_user:
+                st.code(view.details)
+    elif view.finished and view.stopped_by_user:
         kept = "the best model so far was kept and saved" if runs_total == 1 else "finished runs were saved"
         st.info(f"Stopped on request; {kept}.", icon=":material/info:")
 
-    history = list(job.history)
-    if not job.running and not history and runs_total == 1 and job.results:
-        history = list(job.results[-1].history)
+    history = list(view.history)
+    if view.finished and not history and runs_total == 1 and view.results:
+        history = list(view.results[-1].history)
     if curves and history:
-        title = "This run, live" if job.running else "This run"
+        title = "This run, live" if view.running else "This run"
         st.plotly_chart(
             plots.training_curves_figure(history, title=title), width="stretch", key=f"{key}_curves"
         )
-    finished = list(job.results)
-    if finished and runs_total > 1:
+    if view.results and runs_total > 1:
         rows = [
             {
                 "run": r.label,
@@ -235,9 +248,19 @@ def _draw_job(job: Job, *, key: str, curves: bool) -> None:
                 "epochs": r.epochs_run,
                 "seconds": round(float(r.train_seconds), 1),
             }
-            for r in finished
+            for r in view.results
         ]
         st.dataframe(rows, hide_index=True, width="stretch", key=f"{key}_finished_runs")
+
+
+def result_links(view: JobView) -> None:
+    """After a job: make its last run the one Results opens, and link to Results and Compare."""
+    if not view.run_ids:
+        return
+    state.set_selected_run(view.run_ids[-1])
+    links = st.container(horizontal=True, key="job_links")
+    links.page_link("pages/results.py", label="Open the results", icon=":material/insights:")
+    links.page_link("pages/compare.py", label="Compare runs", icon=":material/leaderboard:")
 
 
 # --- results --------------------------------------------------------------------------------------
