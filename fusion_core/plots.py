@@ -298,30 +298,67 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
 
 
+SCORES_TITLE = "Macro-F1 by method (mean ± standard deviation over seeds)"
+
+
+def score_groups(
+    rows: Sequence[Mapping[str, Any]], metric: str = "macro_f1"
+) -> dict[str, tuple[str, list[float]]]:
+    """Bar name → (method, scores): one bar per method, its runs pooled over seeds or folds.
+
+    Runs of a method pool only when each has its own seed (and fold); two runs with the
+    same method and seed differ in something else (epochs, options), so each keeps a bar
+    of its own, named by its label.
+    """
+    by_method: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row.get(metric) is not None:
+            by_method[str(row["method"])].append(row)
+    groups: dict[str, tuple[str, list[float]]] = {}
+    for method, runs in by_method.items():
+        keys = [(row.get("seed"), row.get("fold")) for row in runs if row.get("seed") is not None]
+        if len(keys) == len(set(keys)):
+            groups[method] = (method, [float(row[metric]) for row in runs])
+            continue
+        for row in runs:
+            name = str(row.get("label") or method)
+            unique, count = name, 2
+            while unique in groups:
+                unique, count = f"{name} ({count})", count + 1
+            groups[unique] = (method, [float(row[metric])])
+    return groups
+
+
 def method_scores_figure(
     rows: Sequence[Mapping[str, Any]],
     *,
     metric: str = "macro_f1",
-    title: str | None = "Macro-F1 by method (mean ± standard deviation over seeds)",
+    title: str | None = SCORES_TITLE,
 ) -> go.Figure:
     """Bars of the mean score per method with error bars over its runs (seeds or folds).
 
-    ``rows`` has one dict per run with at least ``method`` and ``metric``.
-    Unimodal baselines (``only:…``) are grey, fusion methods blue; bars are
-    sorted from best to worst.
+    ``rows`` has one dict per run with at least ``method`` and ``metric`` (and ``seed``,
+    ``fold``, ``label`` where known: see ``score_groups``). Unimodal baselines
+    (``only:…``) are grey, fusion methods blue; bars are sorted from best to worst.
+    The default title speaks of seeds only when some bar pools several runs.
     """
-    grouped = _group(rows, "method", metric)
-    stats = sorted(((m, *_mean_std(v), len(v)) for m, v in grouped.items()), key=lambda s: -s[1])
-    methods = [s[0] for s in stats]
+    groups = score_groups(rows, metric)
+    stats = sorted(
+        ((name, method, *_mean_std(values), len(values)) for name, (method, values) in groups.items()),
+        key=lambda s: -s[2],
+    )
+    if title == SCORES_TITLE and all(s[4] == 1 for s in stats):
+        title = f"{METRIC_TITLES.get(metric, metric)} by run"
+    names = [s[0] for s in stats]
     fig = go.Figure(
         go.Bar(
-            x=methods,
-            y=[s[1] for s in stats],
-            error_y={"type": "data", "array": [s[2] for s in stats], "visible": True},
-            marker_color=[BASELINE_COLOR if is_baseline(m) else FUSION_COLOR for m in methods],
-            customdata=[[s[2], s[3]] for s in stats],
+            x=names,
+            y=[s[2] for s in stats],
+            error_y={"type": "data", "array": [s[3] for s in stats], "visible": True},
+            marker_color=[BASELINE_COLOR if is_baseline(s[1]) else FUSION_COLOR for s in stats],
+            customdata=[[s[3], s[4]] for s in stats],
             hovertemplate="%{x}<br>mean %{y:.3f} ± %{customdata[0]:.3f}<br>%{customdata[1]} runs<extra></extra>",
-            text=[f"{s[1]:.3f}" for s in stats],
+            text=[f"{s[2]:.3f}" for s in stats],
             textposition="outside",
         )
     )
