@@ -74,7 +74,17 @@ with upload:
     )
 upload_error = st.session_state.get(state.UPLOAD_ERROR)
 if upload_error:
+    # Only the error: the report below it would belong to the dataset from before, not to this upload.
     st.error(f"That upload could not be used: {upload_error}", icon=":material/error:")
+    if st.button(
+        "Dismiss",
+        key="data_upload_dismiss",
+        icon=":material/close:",
+        help="Hide this message and show the dataset the other pages still use.",
+    ):
+        st.session_state[state.UPLOAD_ERROR] = None
+        st.rerun()
+    st.stop()
 
 dataset = guarded(lambda: cache.load_current(choice, state.schema_edit()))
 if dataset is None:

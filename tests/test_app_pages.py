@@ -103,8 +103,27 @@ def test_malformed_upload_shows_an_error_not_a_traceback(app_env, tmp_path):
     assert [e.value for e in at.exception] == []
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "manifest.csv" in errors[0]
-    # The previous (default) dataset is still the one in use.
+    # The previous (default) dataset is still the one in use, but its report does not stand under the
+    # error as if it were the upload's; dismissing the error brings it back.
     assert at.session_state[state.DATASET] == state.default_dataset()
+    assert not at.metric and not [h for h in at.header if h.value.startswith("Report")]
+    at.button(key="data_upload_dismiss").click().run()
+    assert problems(at) == []
+    assert metric_value(at, "Samples") and [h for h in at.header if h.value.startswith("Report")]
+
+
+def test_the_preview_shows_a_few_samples_of_every_class(app_env, tmp_path):
+    classes = ("ant", "bee", "cow", "doe", "elk")
+    bundle = write_bundle(tmp_path, n=40, modalities=("tabular", "image", "text"), classes=classes)
+    at = new_app()
+    at.session_state[state.DATASET] = state.DatasetChoice("upload", "five", str(bundle), "test-preview")
+    open_page(at, "data")
+    assert problems(at) == []
+    captions = [t.value for t in at.text if t.value.startswith("class ")]
+    assert captions == [f"class {name}" for name in classes]  # one row of images per class, in class order
+    assert len(at.image) == 4 * len(classes)
+    tables = [d.value for d in at.dataframe if list(d.value.columns) == ["id", "note", "label"]]
+    assert sorted(tables[0]["label"]) == sorted(c for c in classes for _ in range(2))
 
 
 def test_schema_correction_round_trip(app_env, tmp_path):

@@ -357,39 +357,51 @@ def cli_command(config: Any, runs_dir: str | None = None) -> str:
 
 # --- data previews --------------------------------------------------------------------------------
 
-PREVIEW_ROWS = 8
+PREVIEW_CLASSES = 8
+"""At most this many classes in a preview; each shows a few of its own samples side by side."""
 
 
-def _present_rows(dataset: Any, column: str, limit: int) -> Any:
-    values = dataset.table[column]
-    mask = values.notna() & (values.astype(str).str.strip() != "")
-    return dataset.table.loc[mask].head(limit)
+def _rows_per_class(dataset: Any, column: str, per_class: int) -> Any:
+    """Up to ``per_class`` rows of each of the first classes whose ``column`` holds a value, class by class."""
+    table = dataset.table
+    values = table[column]
+    present = table.loc[values.notna() & (values.astype(str).str.strip() != "")]
+    wanted = {str(name): position for position, name in enumerate(dataset.class_names[:PREVIEW_CLASSES])}
+    order = present[dataset.target].astype(str).map(wanted)
+    present = present.assign(_class_order=order).dropna(subset=["_class_order"])
+    picked = present.sort_values("_class_order", kind="stable").groupby("_class_order").head(per_class)
+    return picked.drop(columns="_class_order")
+
+
+def _classes_note(dataset: Any) -> None:
+    if len(dataset.class_names) > PREVIEW_CLASSES:
+        st.caption(f"The first {PREVIEW_CLASSES} of {len(dataset.class_names)} classes.")
 
 
 def preview_modality(
     dataset: Any, spec: Any, *, key: str, audio_options: dict[str, Any] | None = None
 ) -> None:
-    """Show one modality the way a person would look at it, with each sample's label."""
+    """Show one modality the way a person would look at it: a few samples of each class, side by side."""
     target = dataset.target
     if spec.type == "image":
-        rows = _present_rows(dataset, spec.columns[0], PREVIEW_ROWS)
-        columns = st.columns(min(PREVIEW_ROWS, max(1, len(rows))))
-        for column, (_, row) in zip(columns, rows.iterrows(), strict=False):
-            with column:
-                guarded(
-                    lambda row=row: st.image(
-                        cache.file_bytes(str(dataset.resolve(row[spec.columns[0]]))),
-                        caption=f"class {row[target]}",
-                        width="stretch",
+        rows = _rows_per_class(dataset, spec.columns[0], 4)
+        for label, group in rows.groupby(target, sort=False):
+            st.text(f"class {label}")
+            images = st.container(horizontal=True, key=f"{key}_class_{group.index[0]}")
+            for _, row in group.iterrows():
+                with images:
+                    guarded(
+                        lambda row=row: st.image(
+                            cache.file_bytes(str(dataset.resolve(row[spec.columns[0]]))), width=96
+                        )
                     )
-                )
     elif spec.type == "audio":
-        rows = _present_rows(dataset, spec.columns[0], 3)
+        rows = _rows_per_class(dataset, spec.columns[0], 1).head(4)
         for index, (_, row) in enumerate(rows.iterrows()):
             path = str(dataset.resolve(row[spec.columns[0]]))
             left, right = st.columns([1, 2])
             with left:
-                st.markdown(f"**{row[dataset.id_column]}** · class {row[target]}")
+                st.text(f"{row[dataset.id_column]} · class {row[target]}")
                 guarded(lambda path=path: st.audio(cache.file_bytes(path), format=audio_mime(path)))
             with right:
                 result = guarded(
@@ -403,7 +415,7 @@ def preview_modality(
                         key=f"{key}_spec_{index}",
                     )
     elif spec.type == "series":
-        rows = _present_rows(dataset, spec.columns[0], 3)
+        rows = _rows_per_class(dataset, spec.columns[0], 1).head(4)
         columns = st.columns(max(1, len(rows)))
         for index, (column, (_, row)) in enumerate(zip(columns, rows.iterrows(), strict=False)):
             with column:
@@ -416,21 +428,15 @@ def preview_modality(
                         width="stretch",
                         key=f"{key}_series_{index}",
                     )
-    elif spec.type == "text":
-        rows = _present_rows(dataset, spec.columns[0], PREVIEW_ROWS)
+    else:
+        rows = _rows_per_class(dataset, spec.columns[0], 2)
         st.dataframe(
             rows[[dataset.id_column, *spec.columns, target]],
             hide_index=True,
             width="stretch",
-            key=f"{key}_text",
+            key=f"{key}_{spec.type}",
         )
-    else:
-        st.dataframe(
-            dataset.table[[dataset.id_column, *spec.columns, target]].head(PREVIEW_ROWS),
-            hide_index=True,
-            width="stretch",
-            key=f"{key}_table",
-        )
+    _classes_note(dataset)
 
 
 def audio_mime(path: str) -> str:
