@@ -11,10 +11,8 @@ matrix fast.
 
 from __future__ import annotations
 
-import ast
-
 import pytest
-from app_helpers import APP, new_app, problems
+from app_helpers import navigation_pages, new_app, problems
 from bundle_factory import write_bundle, zip_folder
 
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
@@ -23,18 +21,7 @@ from fusion_core.runs import RunStore
 from ui import state
 from ui.errors import UNEXPECTED_TITLE
 
-
-def navigation_pages() -> list[str]:
-    """The page files in app.py's navigation, in sidebar order (read from its ``PAGES`` table)."""
-    tree = ast.parse(APP.read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGES" for t in node.targets):
-            table = ast.literal_eval(node.value)
-            return [path for section in table.values() for path, _title, _icon in section]
-    raise AssertionError("app.py has no PAGES table")
-
-
-SIDEBAR = navigation_pages()
+SIDEBAR = [path for path, _title in navigation_pages()]
 ORDERS = {
     "sidebar": SIDEBAR,
     "reverse": SIDEBAR[::-1],

@@ -99,6 +99,7 @@ class Job:
     run_overheads: list[float] = field(default_factory=list)
     run_started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    shown: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property
     def running(self) -> bool:
@@ -217,6 +218,10 @@ class Job:
             self.finished = time.monotonic()
 
 
+START_GRACE_SECONDS = 1.0
+"""At most this long a new job waits for the page to draw it (``Job.shown``) before it starts."""
+
+
 def start_job(job: Job, work: Callable[[Job], None]) -> Job:
     """Run ``work(job)`` on a daemon thread holding the training lock; errors end up in ``job.error``."""
     lock = training_lock()
@@ -225,6 +230,9 @@ def start_job(job: Job, work: Callable[[Job], None]) -> Job:
 
     def target() -> None:
         error = details = None
+        # Let the page draw the new job before training takes the CPU: until then the browser shows
+        # grey placeholders where the progress will be.
+        job.shown.wait(START_GRACE_SECONDS)
         try:
             work(job)
         except FusionExplorerError as exc:

@@ -183,6 +183,7 @@ def job_monitor(*, key: str, curves: bool = True, when_done: Callable[[JobView],
             _draw_job(view, stop=job.request_stop, key=key, curves=curves)
             if view.finished and when_done is not None:
                 when_done(view)
+        job.shown.set()
         if was_running and view.finished:
             st.rerun()
 
@@ -387,16 +388,15 @@ def preview_modality(
         rows = _rows_per_class(dataset, spec.columns[0], 4)
         for label, group in rows.groupby(target, sort=False):
             st.text(f"class {label}")
-            images = st.container(horizontal=True, key=f"{key}_class_{group.index[0]}")
-            for _, row in group.iterrows():
-                with images:
-                    guarded(
-                        lambda row=row: st.image(
-                            cache.file_bytes(str(dataset.resolve(row[spec.columns[0]]))), width=96
-                        )
-                    )
+            pictures = [
+                guarded(lambda row=row: cache.file_bytes(str(dataset.resolve(row[spec.columns[0]]))))
+                for _, row in group.iterrows()
+            ]
+            shown = [picture for picture in pictures if picture is not None]
+            if shown:
+                st.image(shown, width=96)
     elif spec.type == "audio":
-        rows = _rows_per_class(dataset, spec.columns[0], 1).head(4)
+        rows = _rows_per_class(dataset, spec.columns[0], 1).head(3)
         for index, (_, row) in enumerate(rows.iterrows()):
             path = str(dataset.resolve(row[spec.columns[0]]))
             left, right = st.columns([1, 2])
@@ -415,7 +415,7 @@ def preview_modality(
                         key=f"{key}_spec_{index}",
                     )
     elif spec.type == "series":
-        rows = _rows_per_class(dataset, spec.columns[0], 1).head(4)
+        rows = _rows_per_class(dataset, spec.columns[0], 1).head(3)
         columns = st.columns(max(1, len(rows)))
         for index, (column, (_, row)) in enumerate(zip(columns, rows.iterrows(), strict=False)):
             with column:

@@ -120,7 +120,7 @@ BEGINNER_PATH: dict[str, dict[str, str]] = {
             "from any combination of the modalities."
         ),
         "preset": "synergy",
-        "try": "Try it: a label neither modality tells alone",
+        "try": "Try it: only the pair tells",
     },
     "intermediate": {
         "title": "Join the features",
