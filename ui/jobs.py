@@ -96,8 +96,10 @@ class Job:
     error: str | None = None
     details: str | None = None
     epoch_seconds: list[float] = field(default_factory=list)
-    run_overheads: list[float] = field(default_factory=list)
+    run_seconds: list[float] = field(default_factory=list)  # wall time of each finished run, set-up included
+    run_finishing: list[float] = field(default_factory=list)  # last epoch to saved run: test, save
     run_started: float = field(default_factory=time.monotonic)
+    last_epoch_at: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     shown: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
@@ -128,23 +130,29 @@ class Job:
         return end - self.started
 
     def eta(self) -> float | None:
-        """Seconds left at most, from the measured epoch times; None until an epoch has been timed.
+        """Seconds left, from measured times; None until an epoch has been timed.
 
-        Every epoch still planned is counted at the median time of the epochs measured so far, and
-        every run still to start adds the setup time measured on earlier runs. Early stopping can end
-        runs sooner, so the true rest is this or less. Data preparation, which happens once before
-        the first epoch, is left out: it does not recur.
+        The current run's remaining epochs count at the median time of its own epochs so far,
+        plus the evaluation and saving measured after earlier runs. Each run still to start
+        counts at the median wall time of the finished runs (the first one's data preparation
+        left out: it does not recur), or, before any run has finished, at its epochs times the
+        epoch time measured now. Runs that stop early make the true rest shorter; slower methods
+        later in a queue make it longer.
         """
         if self.finished is not None or not self.epoch_seconds:
             return None
-        epoch_time = statistics.median(self.epoch_seconds)
+        here = self.epoch_seconds[-len(self.history) :] if self.history else self.epoch_seconds
+        epoch_time = statistics.median(here)
         done_here = len(self.history) + (
             self.batch / self.batches_per_epoch if self.batches_per_epoch else 0.0
         )
-        left_here = max(0.0, self.epochs - done_here) * epoch_time
+        finishing = statistics.median(self.run_finishing) if self.run_finishing else 0.0
+        left_here = max(0.0, self.epochs - done_here) * epoch_time + finishing
         runs_after = max(0, self.planned_runs - self.runs_done - 1)
-        overhead = statistics.mean(self.run_overheads) if self.run_overheads else 0.0
-        return left_here + runs_after * (self.epochs * epoch_time + overhead)
+        per_run = (
+            statistics.median(self.run_seconds) if self.run_seconds else self.epochs * epoch_time + finishing
+        )
+        return left_here + runs_after * per_run
 
     def view(self) -> JobView:
         """A consistent snapshot for drawing (see ``JobView``)."""
@@ -186,9 +194,14 @@ class Job:
             self.epochs = int(progress.epochs)
 
     def on_epoch(self, log: Any) -> None:
+        now = time.monotonic()
         with self.lock:
             previous = self.history[-1].seconds if self.history else 0.0
             self.epoch_seconds.append(max(0.0, float(log.seconds) - float(previous)))
+            if not self.history and not self.results:
+                # The first run's clock starts when its training does, after the one-off data preparation.
+                self.run_started = now - float(log.seconds)
+            self.last_epoch_at = now
             self.history.append(log)
             self.epoch = int(log.epoch)
             self.batch = 0
@@ -197,10 +210,11 @@ class Job:
     def on_run(self, result: Any, index: int | None = None, total: int | None = None) -> None:
         now = time.monotonic()
         with self.lock:
-            if self.results:  # the first run also loaded and prepared the data: not a per-run cost
-                training = float(result.history[-1].seconds) if result.history else 0.0
-                self.run_overheads.append(max(0.0, now - self.run_started - training))
+            self.run_seconds.append(max(0.0, now - self.run_started))
+            if self.last_epoch_at is not None:
+                self.run_finishing.append(max(0.0, now - self.last_epoch_at))
             self.run_started = now
+            self.last_epoch_at = None
             self.results.append(result)
             if result.run_id:
                 self.run_ids.append(result.run_id)

@@ -113,9 +113,7 @@ def sidebar_status() -> Any:
         st.markdown(f":material/dataset: **Dataset:** {choice.label}  \n:gray[{kind}]")
         device_slot = st.empty()
         show_device(device_slot, wait=False)
-        job = state.current_job()
-        if job is not None:
-            _sidebar_job(job.running)
+        _sidebar_job(state.job_running())
     return device_slot
 
 
@@ -153,7 +151,7 @@ def _job_phrase(view: JobView) -> str:
 def _time_left(view: JobView) -> str:
     if view.eta is None:
         return "timing the first epoch"
-    return f"up to {format_seconds(view.eta)} left"
+    return f"about {format_seconds(view.eta)} left"
 
 
 # --- the training monitor -------------------------------------------------------------------------
@@ -235,7 +233,9 @@ def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool
     history = list(view.history)
     if view.finished and not history and runs_total == 1 and view.results:
         history = list(view.results[-1].history)
-    if curves and history:
+    # While running, the chart stands from the start, empty until the first epoch: the browser loads
+    # its code while the data are prepared, instead of showing a grey placeholder once training runs.
+    if curves and (history or view.running):
         title = "This run, live" if view.running else "This run"
         st.plotly_chart(
             plots.training_curves_figure(history, title=title), width="stretch", key=f"{key}_curves"
