@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from fusion_core import plots
+from fusion_core.analysis.diagrams import family_svg
+from fusion_core.analysis.glossary import FAMILY_ORDER
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
 from ui.jobs import QUICK_START_EPOCHS, JobView, start_quick_start
 from ui.routing import use_app_navigation
-from ui.widgets import FAMILIES_DOT, job_monitor, run_rows, show_error
+from ui.widgets import job_monitor, run_rows, show_error
 
 use_app_navigation()
 
@@ -20,8 +22,9 @@ st.markdown(
     "a **modality**. **Multimodal fusion** is how a neural network combines them to predict one answer, "
     "and *where* in the network the modalities meet changes what it can learn."
 )
-st.graphviz_chart(FAMILIES_DOT, width="stretch")
 left, middle, right = st.columns(3)
+for column, family in zip((left, middle, right), FAMILY_ORDER, strict=True):
+    column.image(family_svg(family))
 left.markdown(
     "**Early fusion** joins the raw inputs and trains one network on them. Simple, sees every interaction, "
     "but struggles when the inputs differ in kind and scale."

@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from fusion_core.analysis.diagrams import family_diagram, method_diagram
+from fusion_core.analysis.diagrams import family_svg, method_diagram
 from fusion_core.analysis.glossary import BEGINNER_PATH, FAMILIES, FAMILY_ORDER, GLOSSARY
 from fusion_core.analysis.interactions import PRESETS
 from fusion_core.data.types import InputSpec
@@ -134,7 +134,7 @@ for position, (column, family) in enumerate(zip(columns, FAMILY_ORDER, strict=Tr
     path = BEGINNER_PATH[family]
     with column:
         st.markdown(f"**{position}. {path['title']}** · :gray[{FAMILIES[family]['title'].lower()}]")
-        st.graphviz_chart(family_diagram(family), width="content", height=260)
+        st.image(family_svg(family))
         st.markdown(path["sentence"])
         st.page_link(
             "pages/lab.py",

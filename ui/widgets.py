@@ -16,40 +16,6 @@ from ui.jobs import JobView
 
 POLL_SECONDS = 1.0
 
-FAMILIES_DOT = """
-digraph families {
-  rankdir=TB; newrank=true; nodesep=0.2; ranksep=0.3;
-  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, fillcolor="#eef3fb", color="#4a6fa5",
-        width=1.1, height=0.4];
-  edge [color="#4a6fa5", arrowsize=0.7];
-  subgraph cluster_early {
-    label="Early fusion (data level)"; fontname="Helvetica-Bold"; fontsize=12; color="#9ab"; style=rounded;
-    ea [label="image pixels"]; eb [label="table columns"];
-    ecat [label="join raw inputs", fillcolor="#fde9c8"];
-    enet [label="one network"]; eout [label="class", shape=ellipse, fillcolor="#dff0d8"];
-    ea -> ecat; eb -> ecat; ecat -> enet -> eout;
-  }
-  subgraph cluster_mid {
-    label="Intermediate fusion (feature level)"; fontname="Helvetica-Bold"; fontsize=12; color="#9ab"; style=rounded;
-    ma [label="image pixels"]; mb [label="table columns"];
-    mea [label="image encoder"]; meb [label="table encoder"];
-    mfuse [label="fuse features", fillcolor="#fde9c8"];
-    mhead [label="classifier head"]; mout [label="class", shape=ellipse, fillcolor="#dff0d8"];
-    ma -> mea -> mfuse; mb -> meb -> mfuse; mfuse -> mhead -> mout;
-  }
-  subgraph cluster_late {
-    label="Late fusion (decision level)"; fontname="Helvetica-Bold"; fontsize=12; color="#9ab"; style=rounded;
-    la [label="image pixels"]; lb [label="table columns"];
-    lma [label="image model"]; lmb [label="table model"];
-    lvote [label="combine decisions", fillcolor="#fde9c8"];
-    lout [label="class", shape=ellipse, fillcolor="#dff0d8"];
-    la -> lma -> lvote; lb -> lmb -> lvote; lvote -> lout;
-  }
-  { rank=same; ea; eb; ma; mb; la; lb; }
-  { rank=same; eout; mout; lout; }
-}
-"""
-
 
 def run_store() -> Any:
     from fusion_core.runs import RunStore
