@@ -133,5 +133,13 @@ if summary is not None:
         border=True,
         width="content",
     )
-    st.graphviz_chart(diagram, width="content")
+    drawing = st.expander(
+        "The model drawn layer by layer, with its real shapes",
+        key="model_diagram_open",
+        icon=":material/account_tree:",
+        on_change="rerun",
+    )
+    with drawing:
+        if drawing.open:  # drawn on demand: the diagram renderer made this page slow to switch to
+            st.graphviz_chart(diagram, width="content")
 st.page_link("pages/train.py", label="Train this model", icon=":material/model_training:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import zipfile
@@ -10,11 +11,12 @@ import numpy as np
 import pytest
 from app_helpers import PAGES, array, metric_value, new_app, open_page, plotly_spec, problems
 from bundle_factory import write_bundle, write_paired_files, zip_folder
+from PIL import Image
 
 from fusion_core.errors import TrainingError
 from fusion_core.runs import RunStore
 from fusion_core.samples import DEFAULT_SAMPLE, list_samples
-from ui import state
+from ui import cache, state
 from ui.jobs import BUSY_MESSAGE, Job, start_job
 from ui.widgets import edit_from_table, schema_table
 
@@ -119,9 +121,19 @@ def test_the_preview_shows_a_few_samples_of_every_class(app_env, tmp_path):
     at.session_state[state.DATASET] = state.DatasetChoice("upload", "five", str(bundle), "test-preview")
     open_page(at, "data")
     assert problems(at) == []
+    at.session_state["data_preview_tabs"] = "image (image)"
+    at.run()
     captions = [t.value for t in at.text if t.value.startswith("class ")]
     assert captions == [f"class {name}" for name in classes]  # one row of images per class, in class order
-    assert [len(element.proto.imgs) for element in at.image] == [4] * len(classes)
+    assert len(at.image) == len(classes)  # one strip of four thumbnails per class
+    strip = Image.open(
+        io.BytesIO(
+            cache.thumbnail_strip(tuple(str(p) for p in sorted((bundle / "images").glob("*.png"))[:4]))
+        )
+    )
+    assert strip.size == (4 * cache.THUMBNAIL_PX + 3 * 6, cache.THUMBNAIL_PX)
+    at.session_state["data_preview_tabs"] = "note (text)"
+    at.run()
     tables = [d.value for d in at.dataframe if list(d.value.columns) == ["id", "note", "label"]]
     assert sorted(tables[0]["label"]) == sorted(c for c in classes for _ in range(2))
 

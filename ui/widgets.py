@@ -354,13 +354,8 @@ def preview_modality(
         rows = _rows_per_class(dataset, spec.columns[0], 4)
         for label, group in rows.groupby(target, sort=False):
             st.text(f"class {label}")
-            pictures = [
-                guarded(lambda row=row: cache.file_bytes(str(dataset.resolve(row[spec.columns[0]]))))
-                for _, row in group.iterrows()
-            ]
-            shown = [picture for picture in pictures if picture is not None]
-            if shown:
-                st.image(shown, width=96)
+            paths = tuple(str(dataset.resolve(value)) for value in group[spec.columns[0]])
+            guarded(lambda paths=paths: st.image(cache.thumbnail_strip(paths)))
     elif spec.type == "audio":
         rows = _rows_per_class(dataset, spec.columns[0], 1).head(3)
         for index, (_, row) in enumerate(rows.iterrows()):
