@@ -116,7 +116,7 @@ def run_methods(args: argparse.Namespace) -> int:
 
     fusions = [
         {
-            "name": f"{name}:<modality>" if getattr(cls, "per_modality_baseline", False) else name,
+            "name": f"{name}:<modality>" if cls.per_modality_baseline else name,
             "title": cls.title,
             "level": cls.level,
             "summary": cls.summary,
