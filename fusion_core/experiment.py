@@ -146,16 +146,30 @@ def predict_dataset(result: RunResult, dataset: Dataset) -> tuple[np.ndarray, np
     The saved preprocessing state (scaler statistics, vocabulary, …) is reused,
     never re-fitted, so a reloaded run predicts exactly as it did when trained.
     """
+    data = prepare_for_run(result, dataset)
+    return predict(result.model, data, data.splits.train)
+
+
+def prepare_for_run(result: RunResult, dataset: Dataset, *, check_new: bool = False) -> PreparedData:
+    """Every row of ``dataset`` preprocessed with the run's saved state, as a ``PreparedData``.
+
+    All rows are in the ``train`` split (the others are empty) and the labels are zeros:
+    the result is for predicting. ``check_new`` checks that data the model never saw can
+    be read as the state was fitted (see ``transform_with_state``).
+    """
     from fusion_core.modalities import transform_with_state
 
     if result.model is None:
         raise ConfigError("this run has no model to predict with; load it with RunStore.load(run_id)")
     modalities = transform_with_state(
-        dataset, result.preprocessing_state, result.preprocessing or result.config.data.preprocessing
+        dataset,
+        result.preprocessing_state,
+        result.preprocessing or result.config.data.preprocessing,
+        check_new=check_new,
     )
     n = len(dataset)
     everything = torch.arange(n)
-    data = PreparedData(
+    return PreparedData(
         dataset_name=dataset.name,
         modalities=modalities,
         labels=torch.zeros(n, dtype=torch.long),  # unused: predicting needs no labels
@@ -163,7 +177,6 @@ def predict_dataset(result: RunResult, dataset: Dataset) -> tuple[np.ndarray, np
         ids=dataset.ids,
         splits=Splits(everything, everything[:0], everything[:0]),
     )
-    return predict(result.model, data, everything)
 
 
 # -----------------------------------------------------------------------------

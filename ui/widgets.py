@@ -315,6 +315,17 @@ RUN_FIELDS = (
 )
 
 
+def repeat_command(run_id: str, runs_dir: str | None = None) -> str:
+    """The commands that save a run's configuration and train it again from that file."""
+    import shlex
+
+    where = f" --runs-dir {shlex.quote(runs_dir)}" if runs_dir else ""
+    return (
+        f"fusion-explorer runs show {shlex.quote(run_id)}{where} > run-config.json\n"
+        f"fusion-explorer train --config run-config.json{where}"
+    )
+
+
 def cli_command(config: Any, runs_dir: str | None = None) -> str:
     """The ``fusion-explorer train`` command that repeats a run's main choices from a terminal."""
     import shlex
