@@ -35,6 +35,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_preprocessing.py
 	$(BIN)/python bench/bench_training.py
+	$(BIN)/python bench/bench_onnx.py
 
 # Browser tests use Debian's chromium. Install it when missing and the machine allows it
 # (root with apt-get); elsewhere those tests skip and say how to enable them.

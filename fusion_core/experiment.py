@@ -108,7 +108,14 @@ def run_experiment(
         run_id=None,
         label=label or default_label(method, config.train.seed, fold),
         method=method,
-        config=dataclasses.replace(config, model=model.config),
+        # every option as used, defaults filled in, so the saved configuration repeats the run
+        config=dataclasses.replace(
+            config,
+            model=model.config,
+            data=dataclasses.replace(
+                config.data, preprocessing=prepared.preprocessing or config.data.preprocessing
+            ),
+        ),
         dataset_name=prepared.dataset_name,
         seed=config.train.seed,
         fold=fold,

@@ -33,7 +33,7 @@ PRESENT_SUFFIX = "_present"
 OUTPUT_NAME = "logits"
 EXTRA_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 
-__all__ = ["OnnxParity", "check_parity", "export_onnx", "input_names"]
+__all__ = ["OnnxParity", "check_parity", "export_onnx", "input_names", "parity_on_test_split"]
 
 
 class _ByPosition(nn.Module):
@@ -158,3 +158,13 @@ def check_parity(
         max_abs_diff=float(np.abs(got - expected).max()) if len(expected) else 0.0,
         same_predictions=bool((got.argmax(1) == expected.argmax(1)).all()),
     )
+
+
+def parity_on_test_split(run: RunResult, path: str | os.PathLike[str]) -> OnnxParity:
+    """``check_parity`` on the run's own test split (its data source must still be there)."""
+    from fusion_core.analysis.report import data_for_run
+
+    data, rows = data_for_run(run)
+    inputs = {name: data.modalities[name].values[rows] for name in run.model.modality_names}
+    masks = {name: data.modalities[name].present[rows] for name in run.model.modality_names}
+    return check_parity(run, path, inputs, masks)

@@ -545,13 +545,23 @@ def run_export(args: argparse.Namespace) -> int:
             f"run {args.run} written to {args.out}; import it elsewhere with: fusion-explorer import {args.out}"
         )
     if args.onnx:
-        from fusion_core.onnx_export import export_onnx
+        from fusion_core.errors import FusionExplorerError
+        from fusion_core.onnx_export import export_onnx, parity_on_test_split
 
         export_onnx(run, args.onnx)
         print(
             f"network of run {args.run} written to {args.onnx} (inputs: each modality after preprocessing "
             "plus <modality>_present; output: logits)"
         )
+        try:
+            parity = parity_on_test_split(run, args.onnx)
+        except FusionExplorerError as exc:  # e.g. an imported run whose data is not on this machine
+            print(f"note: parity with PyTorch not checked ({exc})")
+        else:
+            print(
+                f"onnxruntime against PyTorch on the {parity.rows} test samples: max |logit difference| "
+                f"{parity.max_abs_diff:.2e}, same predicted classes: {'yes' if parity.same_predictions else 'no'}"
+            )
     return 0
 
 
