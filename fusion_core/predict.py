@@ -155,7 +155,7 @@ def predict_run(run: RunResult, dataset: Dataset) -> Predictions:
     table["missing"] = [", ".join(n for n in row if n) for row in zip(*absent, strict=True)]
 
     notes, metrics = [], None
-    labels = dataset.table[dataset.target].astype(str).str.strip()
+    labels = _labels(dataset, names)
     if (labels != "").all() and len(labels):
         unknown = sorted(set(labels) - set(names))
         if unknown:
@@ -178,6 +178,30 @@ def predict_run(run: RunResult, dataset: Dataset) -> Predictions:
             "predicted from the modalities present, as in training (see the 'missing' column)"
         )
     return prediction
+
+
+def _labels(dataset: Dataset, class_names: list[str]) -> pd.Series:
+    """The new samples' labels as text ("" where none): the dataset's label column when it has any,
+    else the one other column (not an input, not the id) whose values are all class names of the run,
+    so a table keeps working whatever its label column is called."""
+    table = dataset.table
+
+    def text(column: str) -> pd.Series:
+        return table[column].astype(object).where(table[column].notna(), "").astype(str).str.strip()
+
+    labels = text(dataset.target)
+    if (labels != "").any() or not len(table):
+        return labels
+    inputs = {column for spec in dataset.modalities.values() for column in spec.columns}
+    known = set(class_names)
+    candidates = [
+        column
+        for column in table.columns
+        if column not in inputs
+        and column not in (dataset.id_column, dataset.target)
+        and set(text(column)) <= known
+    ]
+    return text(candidates[0]) if len(candidates) == 1 else labels
 
 
 def predict_source(run: RunResult, source: str | os.PathLike[str] | Sequence[str]) -> Predictions:

@@ -86,7 +86,6 @@ st.bar_chart(
     {"class": result.class_names, "probability": [float(row[f"prob_{c}"]) for c in result.class_names]},
     x="class",
     y="probability",
-    key="predict_probabilities",
 )
 
 if result.metrics is not None:
