@@ -477,7 +477,7 @@ def run_runs(args: argparse.Namespace) -> int:
 def run_runs_show(args: argparse.Namespace) -> int:
     from fusion_core.runs import RunStore
 
-    store = RunStore(getattr(args, "runs_dir", None))
+    store = RunStore(args.runs_dir)
     print(store.load(args.run_id).config.to_json())
     return 0
 
