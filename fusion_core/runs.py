@@ -103,9 +103,8 @@ class RunStore:
         """Write the run's folder and index row; set and return ``result.run_id``."""
         self.root.mkdir(parents=True, exist_ok=True)
         run_id = self._new_id(result.method)
-        staging = self.root / f".saving-{run_id}"
-        staging.mkdir()
-        try:
+
+        def write(staging: Path) -> None:
             _write_json(staging / "config.json", result.config.to_dict())
             _write_json(staging / "metrics.json", result.metrics)
             _write_json(staging / "history.json", [asdict(log) for log in result.history])
@@ -121,17 +120,8 @@ class RunStore:
             if result.model is not None:
                 state = {key: value.detach().cpu() for key, value in result.model.state_dict().items()}
                 torch.save(state, staging / WEIGHTS_FILE)
-            staging.rename(self.root / run_id)  # the folder appears complete or not at all
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        result.run_id = run_id
-        with closing(self._connect()) as db, db:
-            db.execute(
-                f"INSERT INTO runs ({', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * len(INDEX_COLUMNS))})",
-                _index_row(result),
-            )
-        return run_id
+
+        return self._publish(run_id, result, write)
 
     def add_files(self, files: dict[str, bytes], result: RunResult) -> str:
         """Save a run that arrives as checked files (an imported zip); return its id in this store.
@@ -145,15 +135,23 @@ class RunStore:
             run_id = wanted
         else:
             run_id = self._new_id(result.method)
-        staging = self.root / f".importing-{run_id}"
-        staging.mkdir()
-        try:
+
+        def write(staging: Path) -> None:
             for name, data in files.items():
                 (staging / name).write_bytes(data)
             record = _read_json(staging / "run.json")
             record["run_id"] = run_id
             _write_json(staging / "run.json", record)
-            staging.rename(self.root / run_id)
+
+        return self._publish(run_id, result, write)
+
+    def _publish(self, run_id: str, result: RunResult, write: Callable[[Path], None]) -> str:
+        """Fill a hidden staging folder with ``write``, rename it to the run's folder, index it."""
+        staging = self.root / f".saving-{run_id}"
+        staging.mkdir()
+        try:
+            write(staging)
+            staging.rename(self.root / run_id)  # the folder appears complete or not at all
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

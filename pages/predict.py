@@ -7,7 +7,7 @@ import streamlit as st
 from fusion_core import plots
 from ui import cache, state
 from ui.routing import use_app_navigation
-from ui.widgets import guarded, load_run, metric_cards, run_store
+from ui.widgets import guarded, metric_cards, pick_run, run_store
 
 use_app_navigation()
 
@@ -22,19 +22,7 @@ if not summaries:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-labels = {row["run_id"]: f"{row['label']} · {row['dataset']} · {row['created']}" for row in summaries}
-run_ids = list(labels)
-wanted = state.selected_run()
-run_id = st.selectbox(
-    "Run",
-    run_ids,
-    index=run_ids.index(wanted) if wanted in labels else 0,
-    format_func=labels.get,
-    key="predict_run",
-    help="The trained run to predict with, newest first.",
-)
-state.set_selected_run(run_id)
-run = guarded(lambda: load_run(run_id))
+run = pick_run(summaries, key="predict_run", help="The trained run to predict with, newest first.")
 if run is None:
     st.stop()
 expected = guarded(lambda: cache.expected_inputs(run))
@@ -70,7 +58,7 @@ st.dataframe(result.table, hide_index=True, width="stretch", key="predict_table"
 st.download_button(
     "Download the predictions (CSV)",
     data=result.to_csv(),
-    file_name=f"predictions-{run_id}.csv",
+    file_name=f"predictions-{run.run_id}.csv",
     mime="text/csv",
     key="predict_download",
     icon=":material/download:",

@@ -8,7 +8,7 @@ from fusion_core import plots
 from ui import cache, state
 from ui.insight import render_insight_panel
 from ui.routing import use_app_navigation
-from ui.widgets import cli_command, guarded, load_run, metric_cards, repeat_command, run_store
+from ui.widgets import cli_command, guarded, metric_cards, pick_run, repeat_command, run_store
 
 use_app_navigation()
 
@@ -32,19 +32,11 @@ if not summaries:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-labels = {row["run_id"]: f"{row['label']} · {row['dataset']} · {row['created']}" for row in summaries}
-run_ids = list(labels)
-wanted = state.selected_run()
-run_id = st.selectbox(
-    "Run",
-    run_ids,
-    index=run_ids.index(wanted) if wanted in labels else 0,
-    format_func=labels.get,
+run = pick_run(
+    summaries,
     key="results_run",
     help="Every saved run, newest first; runs trained with the command line show up here too.",
 )
-state.set_selected_run(run_id)
-run = guarded(lambda: load_run(run_id))
 if run is None:
     st.stop()
 

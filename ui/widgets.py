@@ -72,6 +72,24 @@ def forget_runs() -> None:
     _load_run.clear()
 
 
+def pick_run(summaries: list[dict[str, Any]], *, key: str, help: str) -> Any:
+    """A run chosen from ``summaries`` (newest first), starting at the one last looked at; loaded with its
+    model, or None after showing why it could not be loaded. The choice is shared by the run pages."""
+    labels = {row["run_id"]: f"{row['label']} · {row['dataset']} · {row['created']}" for row in summaries}
+    run_ids = list(labels)
+    wanted = state.selected_run()
+    run_id = st.selectbox(
+        "Run",
+        run_ids,
+        index=run_ids.index(wanted) if wanted in labels else 0,
+        format_func=labels.get,
+        key=key,
+        help=help,
+    )
+    state.set_selected_run(run_id)
+    return guarded(lambda: load_run(run_id))
+
+
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "—"
