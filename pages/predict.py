@@ -52,8 +52,8 @@ if result is None:
 
 st.subheader("Predictions")
 st.text(f"{len(result.table)} samples from {choice.label}")
-for note in result.notes:
-    st.warning(note, icon=":material/info:")
+for note in result.notes:  # they quote the user's labels: shown as plain text
+    st.text(f"Note: {note}")
 st.dataframe(result.table, hide_index=True, width="stretch", key="predict_table")
 st.download_button(
     "Download the predictions (CSV)",

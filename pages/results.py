@@ -25,7 +25,7 @@ with st.expander("Import a run", icon=":material/upload:"):
         imported = guarded(lambda: cache.import_run_zip(upload.getvalue(), upload.name))
         if imported is not None:
             state.set_selected_run(imported)
-            st.success(f"Imported as run {imported}.", icon=":material/check:")
+            st.success(f"Imported as run `{imported}`.", icon=":material/check:")
 summaries = guarded(lambda: run_store().list())
 if not summaries:
     st.info("No saved runs yet. Train a model on the Train page, or run the quick start on Home.")

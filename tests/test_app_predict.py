@@ -88,7 +88,7 @@ def test_predict_page_marks_rows_with_a_missing_modality(app_env):
     assert problems(at) == []
     shown = predictions_table(at)
     assert (shown["missing"] == ["extreme_cells" if i % 2 == 0 else "" for i in range(len(shown))]).all()
-    assert any("had a modality missing" in w.value for w in at.warning)
+    assert any("had a modality missing" in t.value for t in at.text)
 
 
 @pytest.mark.parametrize(
