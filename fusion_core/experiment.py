@@ -100,9 +100,11 @@ def run_experiment(
     )
 
     test_rows = prepared.splits.test
+    # Scored where a saved run is loaded and used (the CPU), so predicting the test split again gives
+    # exactly the stored probabilities, whichever device trained it.
+    model.cpu().eval()
     probabilities, predictions = predict(model, prepared, test_rows)
     y_true = prepared.labels[test_rows].numpy()
-    model.cpu().eval()
     method = config.model.fusion
     result = RunResult(
         run_id=None,
