@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from bundle_factory import write_paired_files
 
 from fusion_core.cli import main
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.data import load_dataset, save_bundle
 from fusion_core.errors import ConfigError
 from fusion_core.experiment import RunResult, run_experiment
+from fusion_core.modalities import prepare
 from fusion_core.predict import check_predictable, predict_source
 from fusion_core.runs import RunStore
 
@@ -212,3 +214,20 @@ def test_a_classical_baseline_run_says_it_cannot_predict(store, runs):
     run = dataclasses.replace(store.load(runs["attention"]), method="sk:logistic", model=None)
     with pytest.raises(ConfigError, match="classical baseline"):
         check_predictable(run)
+
+
+def test_per_modality_files_are_predicted_like_the_files_the_run_was_trained_on(tmp_path):
+    train_files = [str(p) for p in write_paired_files(tmp_path / "train", n=48, seed=0)]
+    config = ExperimentConfig(
+        data=DataConfig(source="unused"), model=ModelConfig(fusion="concat"), train=TrainConfig(epochs=1)
+    )
+    prepared = prepare(load_dataset(train_files), config.data)
+    run = run_experiment(config, prepared=prepared)
+    new_files = [str(p) for p in write_paired_files(tmp_path / "new", n=12, seed=1)]
+    unlabelled = Path(new_files[0])
+    table = pd.read_csv(unlabelled).drop(columns=["label"])
+    table.to_csv(unlabelled, index=False)
+    result = predict_source(run, new_files)
+    assert len(result.table) == 12 and result.metrics is None
+    assert set(result.modalities) == set(run.preprocessing_state)
+    assert (result.table["missing"] == "").all()
