@@ -100,15 +100,24 @@ def run_experiment(
     )
 
     test_rows = prepared.splits.test
+    # Scored where a saved run is loaded and used (the CPU), so predicting the test split again gives
+    # exactly the stored probabilities, whichever device trained it.
+    model.cpu().eval()
     probabilities, predictions = predict(model, prepared, test_rows)
     y_true = prepared.labels[test_rows].numpy()
-    model.cpu().eval()
     method = config.model.fusion
     result = RunResult(
         run_id=None,
         label=label or default_label(method, config.train.seed, fold),
         method=method,
-        config=dataclasses.replace(config, model=model.config),
+        # every option as used, defaults filled in, so the saved configuration repeats the run
+        config=dataclasses.replace(
+            config,
+            model=model.config,
+            data=dataclasses.replace(
+                config.data, preprocessing=prepared.preprocessing or config.data.preprocessing
+            ),
+        ),
         dataset_name=prepared.dataset_name,
         seed=config.train.seed,
         fold=fold,
@@ -146,16 +155,30 @@ def predict_dataset(result: RunResult, dataset: Dataset) -> tuple[np.ndarray, np
     The saved preprocessing state (scaler statistics, vocabulary, …) is reused,
     never re-fitted, so a reloaded run predicts exactly as it did when trained.
     """
+    data = prepare_for_run(result, dataset)
+    return predict(result.model, data, data.splits.train)
+
+
+def prepare_for_run(result: RunResult, dataset: Dataset, *, check_new: bool = False) -> PreparedData:
+    """Every row of ``dataset`` preprocessed with the run's saved state, as a ``PreparedData``.
+
+    All rows are in the ``train`` split (the others are empty) and the labels are zeros:
+    the result is for predicting. ``check_new`` checks that data the model never saw can
+    be read as the state was fitted (see ``transform_with_state``).
+    """
     from fusion_core.modalities import transform_with_state
 
     if result.model is None:
         raise ConfigError("this run has no model to predict with; load it with RunStore.load(run_id)")
     modalities = transform_with_state(
-        dataset, result.preprocessing_state, result.preprocessing or result.config.data.preprocessing
+        dataset,
+        result.preprocessing_state,
+        result.preprocessing or result.config.data.preprocessing,
+        check_new=check_new,
     )
     n = len(dataset)
     everything = torch.arange(n)
-    data = PreparedData(
+    return PreparedData(
         dataset_name=dataset.name,
         modalities=modalities,
         labels=torch.zeros(n, dtype=torch.long),  # unused: predicting needs no labels
@@ -163,7 +186,6 @@ def predict_dataset(result: RunResult, dataset: Dataset) -> tuple[np.ndarray, np
         ids=dataset.ids,
         splits=Splits(everything, everything[:0], everything[:0]),
     )
-    return predict(result.model, data, everything)
 
 
 # -----------------------------------------------------------------------------

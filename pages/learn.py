@@ -87,7 +87,7 @@ def _shapes_for(choice: state.DatasetChoice) -> tuple[dict[str, InputSpec], int,
 
 def _method_section(name: str, cls: type, choice: state.DatasetChoice | None, shapes) -> None:
     """One method, folded: its text and its diagram are only built when the reader opens it."""
-    shown_name = "only:<modality>" if getattr(cls, "per_modality_baseline", False) else name
+    shown_name = "only:<modality>" if cls.per_modality_baseline else name
     section = st.expander(
         f"{cls.title or name} · `{shown_name}`", key=f"learn_method_{name}", on_change="rerun"
     )
@@ -169,8 +169,8 @@ picked = st.selectbox(
     "change with the data. Picking a dataset here does not change the one the other pages use.",
 )
 choice = options.get(picked)
-baselines = [(n, c) for n, c in FUSIONS.items() if getattr(c, "per_modality_baseline", False)]
-methods = [(n, c) for n, c in FUSIONS.items() if not getattr(c, "per_modality_baseline", False)]
+baselines = [(n, c) for n, c in FUSIONS.items() if c.per_modality_baseline]
+methods = [(n, c) for n, c in FUSIONS.items() if not c.per_modality_baseline]
 groups: dict[str, list[tuple[str, type]]] = {BASELINES_TAB: baselines} if baselines else {}
 for position, family in enumerate(FAMILY_ORDER, start=1):
     members = [(n, c) for n, c in methods if c.level == family]

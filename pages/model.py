@@ -61,7 +61,7 @@ with st.expander("Fusion options", expanded=False):
         disabled=running,
         exclude=("modality",),
     )
-fixed_encoder = getattr(fusion_cls, "fixed_encoder", None)
+fixed_encoder = fusion_cls.fixed_encoder
 used = [split_method(fusion)[1]] if split_method(fusion)[1] else list(dataset.modalities)
 
 st.header("Modalities")

@@ -9,8 +9,6 @@ misclassified test samples with every modality as a person sees it.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from typing import Any
 
 import streamlit as st
@@ -32,10 +30,8 @@ def _run_key(run: Any) -> str:
 def _analysis(run_key: str, tsne: bool, dataset_key: str, _run: Any, _dataset: Any) -> dict[str, Any]:
     from fusion_core.analysis import analyze_run
 
-    # The loaded run is shared between sessions, and a forward pass writes the fusion layer's
-    # ``insight`` and ``fused`` attributes: analyse a private copy of the model.
-    private = dataclasses.replace(_run, model=copy.deepcopy(_run.model))
-    return analyze_run(private, dataset=_dataset, tsne=tsne)
+    # The loaded run is shared between sessions; its forward pass keeps no state, so it is analysed as is.
+    return analyze_run(_run, dataset=_dataset, tsne=tsne)
 
 
 def _dataset_for(run: Any) -> tuple[str, Any]:

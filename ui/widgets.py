@@ -39,6 +39,24 @@ def forget_runs() -> None:
     _load_run.clear()
 
 
+def pick_run(summaries: list[dict[str, Any]], *, key: str, help: str) -> Any:
+    """A run chosen from ``summaries`` (newest first), starting at the one last looked at; loaded with its
+    model, or None after showing why it could not be loaded. The choice is shared by the run pages."""
+    labels = {row["run_id"]: f"{row['label']} · {row['dataset']} · {row['created']}" for row in summaries}
+    run_ids = list(labels)
+    wanted = state.selected_run()
+    run_id = st.selectbox(
+        "Run",
+        run_ids,
+        index=run_ids.index(wanted) if wanted in labels else 0,
+        format_func=labels.get,
+        key=key,
+        help=help,
+    )
+    state.set_selected_run(run_id)
+    return guarded(lambda: load_run(run_id))
+
+
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -303,6 +321,17 @@ RUN_FIELDS = (
     "device",
     "created",
 )
+
+
+def repeat_command(run_id: str, runs_dir: str | None = None) -> str:
+    """The commands that save a run's configuration and train it again from that file."""
+    import shlex
+
+    where = f" --runs-dir {shlex.quote(runs_dir)}" if runs_dir else ""
+    return (
+        f"fusion-explorer runs show {shlex.quote(run_id)}{where} > run-config.json\n"
+        f"fusion-explorer train --config run-config.json{where}"
+    )
 
 
 def cli_command(config: Any, runs_dir: str | None = None) -> str:

@@ -263,6 +263,7 @@ def with_schema(
     *,
     modalities: Mapping[str, ModalitySpec | Mapping[str, Any]] | None = None,
     target: str | None = None,
+    require_labels: bool = True,
 ) -> Dataset:
     """A re-validated copy of ``dataset`` with the user's corrections.
 
@@ -312,6 +313,7 @@ def with_schema(
         shown="the dataset",
         fix="choose one of its columns",
         target_fix="choose another target column",
+        require_labels=require_labels,
     )
 
 

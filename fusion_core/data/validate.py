@@ -48,6 +48,7 @@ def finish_dataset(
     shown: str,
     fix: str,
     target_fix: str,
+    require_labels: bool = True,
 ) -> Dataset:
     """Validate everything and build the ``Dataset``.
 
@@ -55,12 +56,14 @@ def finish_dataset(
     referenced media paths that computes it (folder bundles hash the files they use).
     ``shown`` names the table in messages ("manifest.csv"), ``fix`` says where to
     correct a column name and ``target_fix`` how to name another label column.
+    ``require_labels=False`` skips the label checks (new data to predict need not be labelled).
     """
     table = table.reset_index(drop=True)
     if target not in table.columns:
         raise DataError(f"{shown} has no {target!r} column; {target_fix}")
     table[id_column] = check_ids(table, id_column)
-    check_labels(table, target, table[id_column])
+    if require_labels:
+        check_labels(table, target, table[id_column])
     check_modalities(table, modalities, target=target, id_column=id_column, shown=shown, fix=fix)
     media = {n: s for n, s in modalities.items() if s.type in MEDIA_TYPES}
     for spec in media.values():

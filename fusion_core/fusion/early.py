@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from fusion_core.fusion.base import FUSIONS, Fusion, zero_absent
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, zero_absent
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -37,7 +37,8 @@ class EarlyFusion(Fusion):
         "Snoek, Worring & Smeulders, 'Early versus late fusion in semantic video analysis', ACM MM 2005"
     )
     level = "early"
-    fixed_encoder: ClassVar[str] = "flatten"
+    fixed_encoder: ClassVar[str | None] = "flatten"
+    head_options: ClassVar[tuple[str, ...]] = ("hidden", "layers", "dropout")
     """Every modality is given this encoder, whatever the model configuration says."""
 
     option_help = {
@@ -66,7 +67,6 @@ class EarlyFusion(Fusion):
         self.head = nn.Sequential(*blocks, nn.Linear(width, num_classes))
         self.fused_dim = sum(self.in_dims.values())
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         joined = torch.cat([zero_absent(features[m], masks[m]) for m in self.modality_names], dim=1)
-        self.fused = joined.detach()
-        return self.head(joined)
+        return FusionOutput(self.head(joined), joined)

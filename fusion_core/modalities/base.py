@@ -42,6 +42,13 @@ class ModalityType:
     def transform(self, dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> PreparedModality:
         raise NotImplementedError
 
+    def check_new_data(self, dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> None:
+        """Raise ``DataError`` when new data to predict cannot be read as ``state`` was fitted.
+
+        Called before ``transform`` on data the model never saw; the default accepts anything
+        ``transform`` accepts (media readers already fail clearly on a file of the wrong kind).
+        """
+
 
 MODALITIES: Registry[ModalityType] = Registry("modality type")
 

@@ -123,6 +123,10 @@ class Tabular(ModalityType):
             entry["center"], entry["scale"] = _scaler(codes, self.scale)
         return entry
 
+    def check_new_data(self, dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> None:
+        _check_columns(dataset, spec, state)
+        _check_numbers(dataset, spec, state)
+
     def transform(self, dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> PreparedModality:
         table = dataset.table
         n = len(table)
@@ -216,6 +220,19 @@ def _feature_names(state: dict[str, Any]) -> list[str]:
             labels = entry["categories"] + ([OTHER] if entry["other"] else [])
             names.extend(f"{entry['column']}={label}" for label in labels)
     return names
+
+
+def _check_numbers(dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> None:
+    for entry in state["numeric"]:
+        column = dataset.table[entry["column"]]
+        if _as_numbers(column) is None:
+            text = column.astype(object).where(~_missing(column), None)
+            bad = text[pd.to_numeric(text, errors="coerce").isna() & text.notna()]
+            raise DataError(
+                f"column {entry['column']!r} of tabular modality {spec.name!r} holds text such as "
+                f"{str(bad.iloc[0])[:40]!r}, but the model was trained on numbers there; "
+                "give numbers (leave a cell empty when the value is missing)"
+            )
 
 
 def _check_columns(dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> None:
