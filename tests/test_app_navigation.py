@@ -121,6 +121,8 @@ def test_every_page_in_every_order(app_env, bundles, runs, dataset, order):
     for page in pages:
         at.switch_page(page).run()
         assert unexpected(at) == [], f"{page} ({dataset}, {order} order)"
+        sidebar = " ".join(m.value for m in at.sidebar.markdown)
+        assert "**Dataset:**" in sidebar, f"{page} ran without app.py's frame"
         if page == "pages/results.py":  # the dataset's own run, analysed
             assert any(f"on {bundle.name} " in c.value for c in at.caption), [c.value for c in at.caption]
     titles = [t.value for t in at.title]

@@ -103,11 +103,6 @@ def sample_choice(name: str) -> DatasetChoice:
     return DatasetChoice(kind="sample", label=name, source=name, digest=f"sample:{name}")
 
 
-def session_started() -> bool:
-    """Whether ``init_session`` has run in this browser session (``app.py`` calls it)."""
-    return DATASET in st.session_state
-
-
 def init_session() -> None:
     """Create every shared key once per browser session."""
     defaults: dict[str, Any] = {
