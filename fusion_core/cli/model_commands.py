@@ -22,9 +22,6 @@ from fusion_core.config import DataConfig, EncoderConfig, ExperimentConfig, Mode
 from fusion_core.device import DEVICE_CHOICES
 from fusion_core.errors import ConfigError
 
-FORM_SOURCES = {"vector": "tabular, text", "grid": "image, audio", "sequence": "series", "tokens": "text"}
-"""Which modality types usually arrive in each tensor form (see the preprocessing options)."""
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     methods = subparsers.add_parser(
@@ -122,6 +119,7 @@ def run_methods(args: argparse.Namespace) -> int:
     from fusion_core.baselines import describe_baselines
     from fusion_core.encoders import ENCODERS
     from fusion_core.fusion import FUSIONS
+    from fusion_core.modalities import MODALITIES
 
     fusions = [
         {
@@ -138,7 +136,7 @@ def run_methods(args: argparse.Namespace) -> int:
             "title": cls.title,
             "forms": sorted(cls.accepts),
             "modality_types": sorted(
-                {t for form in cls.accepts for t in FORM_SOURCES.get(form, "").split(", ") if t}
+                {t for t in MODALITIES.names() if set(MODALITIES.get(t).forms) & set(cls.accepts)}
             ),
             "summary": cls.summary,
         }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from fusion_core.data.readers import read_audio
+from fusion_core.data.readers import AUDIO_EXTENSIONS, read_audio
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
 from fusion_core.errors import ConfigError, DataError
 from fusion_core.modalities.base import (
@@ -79,6 +81,9 @@ class AudioModality(ModalityType):
     """
 
     title = "Audio"
+    extensions = AUDIO_EXTENSIONS
+    shown_as = "audio"
+    forms = ("grid",)
     summary = "Mono, resample, fix the duration, log-mel spectrogram, normalise; optional noise subtraction."
     features_summary = "MFCC statistics (mean, spread, change) and mean log-mel bands over the whole clip"
 
@@ -139,6 +144,11 @@ class AudioModality(ModalityType):
             "n_mels": self.n_mels,
             "denoise": self.denoise,
         }
+
+    @classmethod
+    def check_files(cls, root: Path, paths: Iterable[str], spec: ModalitySpec) -> None:
+        for path in paths:
+            read_audio(root / path)
 
     def fit(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         column = spec.columns[0]

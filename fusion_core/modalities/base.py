@@ -29,9 +29,10 @@ predict on new samples.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -75,8 +76,18 @@ class ModalityType:
     features_summary: ClassVar[str] = ""  # what the feature vector holds, one sentence
     option_help: ClassVar[dict[str, str]] = {}
     option_choices: ClassVar[dict[str, tuple]] = {}
+    # What the rest of the program needs to know about a type, declared here so that adding a type
+    # touches one file: recognising, checking, previewing and describing its columns all read these.
+    extensions: ClassVar[tuple[str, ...]] = ()  # a media type: its column holds paths of such files
+    table_columns: ClassVar[bool] = False  # several table columns of numbers and categories (imputed)
+    shown_as: ClassVar[str] = "table"  # how a person looks at one sample: image, audio, series, text, table
+    forms: ClassVar[tuple[str, ...]] = ()  # tensor forms its preprocessing produces (see data.types.FORMS)
     features: bool = False  # the ``features`` option: prepare the feature vector instead of the usual tensor
     _extracted_cache: tuple[tuple, FeatureMatrix] | None = None
+
+    @classmethod
+    def check_files(cls, root: Path, paths: Iterable[str], spec: ModalitySpec) -> None:
+        """Open every referenced file of a media modality; raise DataError for one that cannot be used."""
 
     def fit(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         raise NotImplementedError

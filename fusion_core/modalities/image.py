@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from fusion_core.data.readers import read_image
+from fusion_core.data.readers import IMAGE_EXTENSIONS, check_image, read_image
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
 from fusion_core.errors import ConfigError, DataError
 from fusion_core.modalities.base import (
@@ -66,6 +68,9 @@ class ImageModality(ModalityType):
     """
 
     title = "Image"
+    extensions = IMAGE_EXTENSIONS
+    shown_as = "image"
+    forms = ("grid",)
     summary = "Decode, convert to grey or colour, resize to one size, normalise per channel; optional shifts."
     features_summary = "8 x 8 downsampled pixels and/or 4 x 4 cells of edge-direction histograms"
 
@@ -102,6 +107,11 @@ class ImageModality(ModalityType):
         self.features = bool(features)
         self.feature_set = feature_set
         self._decoded: tuple[tuple, np.ndarray] | None = None
+
+    @classmethod
+    def check_files(cls, root: Path, paths: Iterable[str], spec: ModalitySpec) -> None:
+        for path in paths:
+            check_image(root / path)
 
     def fit(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         column = spec.columns[0]

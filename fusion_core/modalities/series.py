@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from scipy.ndimage import uniform_filter1d
 
-from fusion_core.data.readers import read_series
+from fusion_core.data.readers import SERIES_EXTENSIONS, read_series
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
 from fusion_core.errors import ConfigError, DataError
 from fusion_core.modalities.base import (
@@ -68,6 +70,9 @@ class SeriesModality(ModalityType):
     """
 
     title = "Time series"
+    extensions = SERIES_EXTENSIONS
+    shown_as = "series"
+    forms = ("sequence",)
     summary = "Smooth (optional), z-normalise each channel, pad or cut to one length."
     features_summary = (
         "per-channel statistics at full length: mean, spread, extremes, quantiles, mean absolute change, "
@@ -100,6 +105,19 @@ class SeriesModality(ModalityType):
         self.smoothing = int(smoothing)
         self.features = bool(features)
         self._read: tuple[tuple, list[np.ndarray | None]] | None = None
+
+    @classmethod
+    def check_files(cls, root: Path, paths: Iterable[str], spec: ModalitySpec) -> None:
+        """Every file reads as a series, and all have the same number of channels."""
+        channels: dict[int, str] = {}
+        for path in paths:
+            channels.setdefault(read_series(root / path).shape[1], path)
+            if len(channels) > 1:
+                (a, first), (b, second) = list(channels.items())[:2]
+                raise DataError(
+                    f"series files of modality {spec.name!r} have different numbers of channels "
+                    f"({a} in {first}, {b} in {second}); every file of one modality needs the same channels"
+                )
 
     def fit(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         column = spec.columns[0]

@@ -54,6 +54,8 @@ class Tabular(ModalityType):
     """
 
     title = "Tabular"
+    table_columns = True
+    forms = ("vector",)
     summary = "Impute missing numbers, scale every column, and one-hot or ordinal-encode categories."
     features_summary = "the prepared vector itself: imputed, standardised numbers and one-hot categories"
 

@@ -58,6 +58,8 @@ class TextModality(ModalityType):
     """
 
     title = "Text"
+    shown_as = "text"
+    forms = ("vector", "tokens")
     summary = "Normalise, split into words, build a training vocabulary; bag-of-words, TF-IDF or token ids."
     features_summary = "TF-IDF of word 1-2-grams (sub-linear counts), sparse"
 
