@@ -86,6 +86,11 @@ class AudioModality(ModalityType):
     forms = ("grid",)
     summary = "Mono, resample, fix the duration, log-mel spectrogram, normalise; optional noise subtraction."
     features_summary = "MFCC statistics (mean, spread, change) and mean log-mel bands over the whole clip"
+    features_measured = (
+        "Default: the spectrogram. The neural only:<audio> baseline (bench/bench_features.py, 2 seeds) scored "
+        "0.421 on the spectrogram against 0.426 on the MFCC statistics on digits-audio (+0.005, a tie); the "
+        "statistics train about 3 times faster."
+    )
 
     option_help = {
         "sample_rate": "Samples per second every clip is resampled to; frequencies above half of it are lost.",

@@ -74,6 +74,7 @@ class ModalityType:
     title: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     features_summary: ClassVar[str] = ""  # what the feature vector holds, one sentence
+    features_measured: ClassVar[str] = ""  # which default won, usual tensor or features, and by how much
     option_help: ClassVar[dict[str, str]] = {}
     option_choices: ClassVar[dict[str, tuple]] = {}
     # What the rest of the program needs to know about a type, declared here so that adding a type

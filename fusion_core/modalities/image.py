@@ -73,6 +73,11 @@ class ImageModality(ModalityType):
     forms = ("grid",)
     summary = "Decode, convert to grey or colour, resize to one size, normalise per channel; optional shifts."
     features_summary = "8 x 8 downsampled pixels and/or 4 x 4 cells of edge-direction histograms"
+    features_measured = (
+        "Default: the pixel grid. The neural only:<image> baseline (bench/bench_features.py, 2 seeds) scored "
+        "0.746 on the grid against 0.658 on the feature vector on digits-audio (-0.088), and 0.652 against "
+        "0.665 on shapes-captions (+0.013); the features train about 10 times faster."
+    )
 
     option_help = {
         "color": "grayscale: one channel; rgb: three channels; auto: grey when every training image is grey.",

@@ -78,6 +78,13 @@ class SeriesModality(ModalityType):
         "per-channel statistics at full length: mean, spread, extremes, quantiles, mean absolute change, "
         "spectral energy in octave bands"
     )
+    features_measured = (
+        "Default: the padded sequence. The neural only:<series> baseline (bench/bench_features.py, 2 seeds) "
+        "scored 0.696 on the sequence against 0.710 on the statistics on activity-sensors (+0.014, within the "
+        "spread of seeds), and the statistics train about 20 times faster. The sequence stays the default "
+        "because it keeps improving with a longer training budget, which statistics cannot; choose the "
+        "features for long series or a quick first model."
+    )
 
     option_help = {
         "length": (
