@@ -23,6 +23,10 @@ from fusion_core.modalities.base import (
 )
 
 MAX_AUTO_LENGTH = 512
+# Random-convolution features (MiniRocket, from aeon 1.6) were measured as an alternative on
+# activity-sensors' motion series: logistic regression on their 9,996 features scored 0.777 macro-F1
+# against 0.770 on these statistics, but took 76 s to compute (numba compiling on first use) instead
+# of about a second, and would add numba to the install. Not worth it here.
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 BAND_EDGES = (0.0, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 0.5)
 """Spectral bands in cycles per step (0.5 is the fastest change a series can show): octaves, so a
