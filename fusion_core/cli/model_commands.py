@@ -327,7 +327,7 @@ def run_compare(args: argparse.Namespace) -> int:
     def announce(result: Any, index: int, total: int) -> None:
         print(
             f"[{index}/{total}] {result.label}: macro-F1 {result.metrics['macro_f1']:.3f}, "
-            f"{result.epochs_run} epochs, {result.train_seconds:.1f} s",
+            f"{'fitted' if result.model is None else f'{result.epochs_run} epochs'}, {result.train_seconds:.1f} s",
             file=sys.stderr,
             flush=True,
         )
