@@ -371,3 +371,15 @@ def test_compare_and_results_pages_show_a_baseline_run(app_env, tmp_path):
     at.selectbox(key="results_run").set_value(late.run_id).run()
     assert problems(at) == []
     assert any("classical sk: baseline" in info.value for info in at.info)
+
+
+def test_baselines_follow_the_folds_of_a_cross_validated_comparison(tmp_path):
+    source = str(write_bundle(tmp_path, n=40, modalities=("tabular",)))
+    results = compare(
+        DataConfig(source=source), "only:tabular", folds=2, train=TrainConfig(epochs=1), baselines="logreg"
+    )
+    for fold in (0, 1):
+        neural = next(r for r in results if r.method == "only:tabular" and r.fold == fold)
+        classical = next(r for r in results if r.method == "sk:logreg:only:tabular" and r.fold == fold)
+        assert classical.test_ids == neural.test_ids
+    assert {r.fold for r in results} == {0, 1}
