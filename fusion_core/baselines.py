@@ -33,7 +33,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import scipy.sparse
@@ -45,6 +45,9 @@ from fusion_core.errors import ConfigError
 from fusion_core.metrics import compute_metrics
 from fusion_core.modalities.base import FeatureMatrix
 from fusion_core.registry import Registry
+
+if TYPE_CHECKING:
+    from fusion_core.experiment import RunResult
 
 SK_PREFIX = "sk:"
 BASELINE_CHOICES = ("none", "logreg", "gbdt", "all")
@@ -264,7 +267,7 @@ def run_baseline(
     splits: Splits | None = None,
     label: str | None = None,
     fold: int | None = None,
-):
+) -> RunResult:
     """Fit and score the baseline named by ``config.model.fusion``; return a ``RunResult``.
 
     ``splits`` defaults to the split that ``config.data`` describes, as for a
@@ -289,22 +292,24 @@ def run_baseline(
     train_rows = splits.train.numpy().astype(np.int64)
     test_rows = splits.test.numpy().astype(np.int64)
     class_names = dataset.class_names
-    model = SK_MODELS.get(name.model)()
     seed = config.train.seed
-    balanced = config.train.class_weighting
+    task = _Task(
+        SK_MODELS.get(name.model)(),
+        labels,
+        train_rows,
+        test_rows,
+        len(class_names),
+        seed,
+        config.train.class_weighting,
+    )
 
     started = time.perf_counter()
     with threadpool_limits(FIT_THREADS):
         if name.how == "late":
-            probabilities, size = _late(
-                model, features, labels, train_rows, test_rows, len(class_names), seed, balanced
-            )
+            probabilities, size = _late(task, features)
         else:
             used = [name.modality] if name.how == "only" else list(dataset.modalities)
-            matrices = [features.matrices[m] for m in used]
-            probabilities, size = _fit_predict(
-                model, matrices, labels, train_rows, test_rows, len(class_names), seed, balanced
-            )
+            probabilities, size = _fit_predict(task, [features.matrices[m] for m in used], train_rows)
     seconds = time.perf_counter() - started
 
     y_true = labels[test_rows]
@@ -337,6 +342,19 @@ def run_baseline(
     )
 
 
+@dataclass(frozen=True)
+class _Task:
+    """What every fit of one baseline run shares."""
+
+    model: BaselineModel
+    labels: np.ndarray
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+    n_classes: int
+    seed: int
+    balanced: bool
+
+
 def _design(
     model: BaselineModel, matrices: list[FeatureMatrix], train_rows: np.ndarray, seed: int
 ) -> np.ndarray | scipy.sparse.csr_matrix:
@@ -363,51 +381,27 @@ def _design(
 
 
 def _fit_predict(
-    model: BaselineModel,
-    matrices: list[FeatureMatrix],
-    labels: np.ndarray,
-    train_rows: np.ndarray,
-    test_rows: np.ndarray,
-    n_classes: int,
-    seed: int,
-    balanced: bool,
+    task: _Task, matrices: list[FeatureMatrix], train_rows: np.ndarray
 ) -> tuple[np.ndarray, int]:
-    """Fit on the training rows; class probabilities of the test rows (n_test, n_classes) and the model size."""
-    design = _design(model, matrices, train_rows, seed)
-    estimator = model.build(seed=seed, balanced=balanced)
-    estimator.fit(design[train_rows], labels[train_rows])
-    return _full_probabilities(estimator, design[test_rows], n_classes), model.size(estimator)
+    """Fit on ``train_rows``; class probabilities of the test rows (n_test, n_classes) and the model size."""
+    design = _design(task.model, matrices, train_rows, task.seed)
+    estimator = task.model.build(seed=task.seed, balanced=task.balanced)
+    estimator.fit(design[train_rows], task.labels[train_rows])
+    return _full_probabilities(estimator, design[task.test_rows], task.n_classes), task.model.size(estimator)
 
 
-def _late(
-    model: BaselineModel,
-    features: FeatureSet,
-    labels: np.ndarray,
-    train_rows: np.ndarray,
-    test_rows: np.ndarray,
-    n_classes: int,
-    seed: int,
-    balanced: bool,
-) -> tuple[np.ndarray, int]:
+def _late(task: _Task, features: FeatureSet) -> tuple[np.ndarray, int]:
     """One model per modality on its present training rows; log-probabilities summed where present."""
-    log_total = np.zeros((len(test_rows), n_classes))
+    log_total = np.zeros((len(task.test_rows), task.n_classes))
     size = 0
     for matrix in features.matrices.values():
-        fit_rows = train_rows[matrix.present[train_rows]]
-        if fit_rows.size == 0 or np.unique(labels[fit_rows]).size < 2:
+        fit_rows = task.train_rows[matrix.present[task.train_rows]]
+        if fit_rows.size == 0 or np.unique(task.labels[fit_rows]).size < 2:
             continue  # nothing to learn from this modality
-        probabilities, modality_size = _fit_predict(
-            model,
-            [FeatureMatrix(matrix.values, np.ones_like(matrix.present), matrix.names)],
-            labels,
-            fit_rows,
-            test_rows,
-            n_classes,
-            seed,
-            balanced,
-        )
+        always = FeatureMatrix(matrix.values, np.ones_like(matrix.present), matrix.names)
+        probabilities, modality_size = _fit_predict(task, [always], fit_rows)
         size += modality_size
-        present = matrix.present[test_rows][:, None]
+        present = matrix.present[task.test_rows][:, None]
         log_total += np.where(present, np.log(np.clip(probabilities, 1e-12, 1.0)), 0.0)
     log_total -= log_total.max(axis=1, keepdims=True)
     product = np.exp(log_total)

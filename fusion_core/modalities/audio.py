@@ -12,7 +12,7 @@ import torch
 
 from fusion_core.data.readers import AUDIO_EXTENSIONS, read_audio
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
-from fusion_core.errors import ConfigError, DataError
+from fusion_core.errors import ConfigError
 from fusion_core.modalities.base import (
     FEATURES_HELP,
     MODALITIES,
@@ -20,6 +20,7 @@ from fusion_core.modalities.base import (
     ModalityType,
     column_values,
     for_each_row,
+    present_training_rows,
 )
 
 MAX_AUTO_SECONDS = 5.0
@@ -157,12 +158,7 @@ class AudioModality(ModalityType):
 
     def fit(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         column = spec.columns[0]
-        _, present = column_values(dataset, column)
-        train_rows = train_rows[present[train_rows]]
-        if train_rows.size == 0:
-            raise DataError(
-                f"audio modality {spec.name!r} has no clips in the training split; check the paths in column {column!r}"
-            )
+        train_rows = present_training_rows(dataset, spec, train_rows, "clips")
         clips = self._load(dataset, column)
         duration = self.duration
         if duration == "auto":
@@ -187,12 +183,7 @@ class AudioModality(ModalityType):
         return PreparedModality(name=spec.name, type=self.name, form="grid", values=values, present=mask)
 
     def fit_extractor(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
-        _, present = column_values(dataset, spec.columns[0])
-        if not present[train_rows].any():
-            raise DataError(
-                f"audio modality {spec.name!r} has no clips in the training split; "
-                f"check the paths in column {spec.columns[0]!r}"
-            )
+        present_training_rows(dataset, spec, train_rows, "clips")
         return {"sample_rate": self.sample_rate, "denoise": self.denoise}
 
     def extract(self, dataset: Dataset, spec: ModalitySpec, learned: dict[str, Any]) -> FeatureMatrix:

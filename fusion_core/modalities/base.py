@@ -40,6 +40,7 @@ import scipy.sparse
 import torch
 
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
+from fusion_core.errors import DataError
 from fusion_core.registry import Registry
 
 FEATURES_HELP = (
@@ -173,6 +174,21 @@ def column_values(dataset: Dataset, column: str) -> tuple[np.ndarray, np.ndarray
     values = text.to_numpy(dtype=object)
     present = (~missing) & (text.to_numpy(dtype=object) != "")
     return values, present.astype(bool)
+
+
+def present_training_rows(
+    dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray, noun: str
+) -> np.ndarray:
+    """The training rows that hold this (one-column, media) modality; a DataError when there are none."""
+    column = spec.columns[0]
+    _, present = column_values(dataset, column)
+    rows = train_rows[present[train_rows]]
+    if rows.size == 0:
+        raise DataError(
+            f"{spec.type} modality {spec.name!r} has no {noun} in the training split; "
+            f"check the paths in column {column!r}"
+        )
+    return rows
 
 
 def for_each_row(function: Callable[[int], None], rows: np.ndarray) -> None:

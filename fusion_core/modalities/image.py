@@ -12,7 +12,7 @@ from PIL import Image
 
 from fusion_core.data.readers import IMAGE_EXTENSIONS, check_image, read_image
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
-from fusion_core.errors import ConfigError, DataError
+from fusion_core.errors import ConfigError
 from fusion_core.modalities.base import (
     FEATURES_HELP,
     MODALITIES,
@@ -20,6 +20,7 @@ from fusion_core.modalities.base import (
     ModalityType,
     column_values,
     for_each_row,
+    present_training_rows,
 )
 
 MIN_SIDE, MAX_SIDE = 8, 64
@@ -120,8 +121,7 @@ class ImageModality(ModalityType):
 
     def fit(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         column = spec.columns[0]
-        _, present = column_values(dataset, column)
-        train_rows = train_rows[present[train_rows]]
+        train_rows = present_training_rows(dataset, spec, train_rows, "images")
         color, size = self._color_and_size(dataset, spec, train_rows)
         pixels = self._pixels(dataset, column, color, size)
         train_pixels = pixels[train_rows].astype(np.float64) / 255.0  # (n, H, W, C)
@@ -157,13 +157,7 @@ class ImageModality(ModalityType):
         self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray
     ) -> tuple[str, int]:
         """The colour mode and side, resolving "auto" from a sample of the (present) training images."""
-        column = spec.columns[0]
-        paths, _ = column_values(dataset, column)
-        if train_rows.size == 0:
-            raise DataError(
-                f"image modality {spec.name!r} has no images in the training split; "
-                f"check the paths in column {column!r}"
-            )
+        paths, _ = column_values(dataset, spec.columns[0])
         sample_rows = train_rows[
             np.linspace(0, train_rows.size - 1, min(SAMPLED_FOR_AUTO, train_rows.size)).astype(int)
         ]
@@ -178,8 +172,8 @@ class ImageModality(ModalityType):
         return color, size
 
     def fit_extractor(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
-        _, present = column_values(dataset, spec.columns[0])
-        color, size = self._color_and_size(dataset, spec, train_rows[present[train_rows]])
+        rows = present_training_rows(dataset, spec, train_rows, "images")
+        color, size = self._color_and_size(dataset, spec, rows)
         return {"color": color, "size": max(size, FEATURE_SIDE), "feature_set": self.feature_set}
 
     def extract(self, dataset: Dataset, spec: ModalitySpec, learned: dict[str, Any]) -> FeatureMatrix:

@@ -20,6 +20,7 @@ from fusion_core.modalities.base import (
     ModalityType,
     column_values,
     for_each_row,
+    present_training_rows,
 )
 
 MAX_AUTO_LENGTH = 512
@@ -132,13 +133,7 @@ class SeriesModality(ModalityType):
 
     def fit(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         column = spec.columns[0]
-        _, present = column_values(dataset, column)
-        train_rows = train_rows[present[train_rows]]
-        if train_rows.size == 0:
-            raise DataError(
-                f"series modality {spec.name!r} has no series in the training split; "
-                f"check the paths in column {column!r}"
-            )
+        train_rows = present_training_rows(dataset, spec, train_rows, "series")
         series = self._series(dataset, column)
         channels = int(series[train_rows[0]].shape[1])
         _check_channels(dataset, column, series, channels)
@@ -171,15 +166,8 @@ class SeriesModality(ModalityType):
         )
 
     def fit_extractor(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
-        column = spec.columns[0]
-        _, present = column_values(dataset, column)
-        rows = train_rows[present[train_rows]]
-        if rows.size == 0:
-            raise DataError(
-                f"series modality {spec.name!r} has no series in the training split; "
-                f"check the paths in column {column!r}"
-            )
-        return {"channels": int(self._series(dataset, column)[rows[0]].shape[1])}
+        rows = present_training_rows(dataset, spec, train_rows, "series")
+        return {"channels": int(self._series(dataset, spec.columns[0])[rows[0]].shape[1])}
 
     def extract(self, dataset: Dataset, spec: ModalitySpec, learned: dict[str, Any]) -> FeatureMatrix:
         column = spec.columns[0]
