@@ -383,3 +383,12 @@ def test_baselines_follow_the_folds_of_a_cross_validated_comparison(tmp_path):
         classical = next(r for r in results if r.method == "sk:logreg:only:tabular" and r.fold == fold)
         assert classical.test_ids == neural.test_ids
     assert {r.fold for r in results} == {0, 1}
+
+
+def test_model_page_says_which_preprocessing_won(app_env):
+    at = open_page(new_app(), "model")  # the default sample: an image and an audio modality
+    assert problems(at) == []
+    captions = " ".join(caption.value for caption in at.caption)
+    for type_name in ("image", "audio"):
+        assert MODALITIES.get(type_name).features_measured in captions
+    assert "0.746 on the grid against 0.658" in captions
