@@ -40,7 +40,7 @@ import scipy.sparse
 import torch
 
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
-from fusion_core.errors import DataError
+from fusion_core.errors import ConfigError, DataError
 from fusion_core.registry import Registry
 
 FEATURES_HELP = (
@@ -105,7 +105,10 @@ class ModalityType:
 
     def extract(self, dataset: Dataset, spec: ModalitySpec, learned: dict[str, Any]) -> FeatureMatrix:
         """Raw (unscaled) feature vectors of every row."""
-        raise NotImplementedError(f"modality type {self.name!r} has no feature vector")
+        raise ConfigError(
+            f"modality type {self.name!r} has no feature vector, so neither the sk: baselines nor its "
+            "features option can read it; leave them out (compare --baselines none)"
+        )
 
     def fit_features(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         """Fit the extractor and, for dense features, a standard scaler, on the training rows only."""
