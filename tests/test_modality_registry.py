@@ -20,7 +20,7 @@ import torch
 from fusion_core.config import DataConfig, TrainConfig
 from fusion_core.data import build_report, load_dataset
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
-from fusion_core.errors import DataError
+from fusion_core.errors import ConfigError, DataError
 from fusion_core.experiment import compare
 from fusion_core.modalities import MODALITIES, prepare
 from fusion_core.modalities.base import FeatureMatrix, ModalityType, column_values
@@ -135,3 +135,10 @@ def test_the_cli_lists_the_toy_type_where_it_lists_types(toy_type, capsys):
     encoders = json.loads(capsys.readouterr().out)["encoders"]
     mlp = next(e for e in encoders if e["name"] == "mlp")
     assert "toy" in mlp["modality_types"]
+
+
+def test_a_type_without_a_feature_vector_says_so(toy_type, tmp_path, monkeypatch):
+    monkeypatch.setattr(ToyModality, "extract", ModalityType.extract)
+    folder = write_toy_bundle(tmp_path, n=20)
+    with pytest.raises(ConfigError, match=r"modality type 'toy' has no feature vector.*--baselines none"):
+        compare(DataConfig(source=str(folder)), "sk:logreg:only:reading", train=TrainConfig(epochs=1))
