@@ -376,8 +376,11 @@ def preview_modality(
     dataset: Any, spec: Any, *, key: str, audio_options: dict[str, Any] | None = None
 ) -> None:
     """Show one modality the way a person would look at it, with each sample's label."""
+    from fusion_core.modalities import MODALITIES  # loads torch: only once a dataset is shown
+
     target = dataset.target
-    if spec.type == "image":
+    shown_as = MODALITIES.get(spec.type).shown_as
+    if shown_as == "image":
         rows = _present_rows(dataset, spec.columns[0], PREVIEW_ROWS)
         columns = st.columns(min(PREVIEW_ROWS, max(1, len(rows))))
         for column, (_, row) in zip(columns, rows.iterrows(), strict=False):
@@ -389,7 +392,7 @@ def preview_modality(
                         width="stretch",
                     )
                 )
-    elif spec.type == "audio":
+    elif shown_as == "audio":
         rows = _present_rows(dataset, spec.columns[0], 3)
         for index, (_, row) in enumerate(rows.iterrows()):
             path = str(dataset.resolve(row[spec.columns[0]]))
@@ -408,7 +411,7 @@ def preview_modality(
                         width="stretch",
                         key=f"{key}_spec_{index}",
                     )
-    elif spec.type == "series":
+    elif shown_as == "series":
         rows = _present_rows(dataset, spec.columns[0], 3)
         columns = st.columns(max(1, len(rows)))
         for index, (column, (_, row)) in enumerate(zip(columns, rows.iterrows(), strict=False)):
@@ -422,7 +425,7 @@ def preview_modality(
                         width="stretch",
                         key=f"{key}_series_{index}",
                     )
-    elif spec.type == "text":
+    elif shown_as == "text":
         rows = _present_rows(dataset, spec.columns[0], PREVIEW_ROWS)
         st.dataframe(
             rows[[dataset.id_column, *spec.columns, target]],
@@ -516,7 +519,7 @@ def edit_from_table(table: Any) -> state.SchemaEdit:
 
 def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit | None:
     """An editable table of columns; returns the correction when the user applies it."""
-    from fusion_core.data import MODALITY_TYPES
+    from fusion_core.modalities import MODALITIES  # loads torch: only once a dataset is shown
 
     edited = st.data_editor(
         schema_table(dataset),
@@ -538,7 +541,7 @@ def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit
             ),
             "type": st.column_config.SelectboxColumn(
                 "type",
-                options=list(MODALITY_TYPES),
+                options=MODALITIES.names(),
                 help="How the column is read: numbers and categories (tabular), paths of images, audio or "
                 "series files, or free text.",
             ),
