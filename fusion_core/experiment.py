@@ -22,6 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from fusion_core.baselines import (
+    DEFAULT_BASELINES,
+    NO_MODEL_MESSAGE,
+    baseline_methods,
+    is_baseline_method,
+    parse_baseline,
+    run_baseline,
+)
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.data.types import Dataset, InputSpec, PreparedData, Splits
 from fusion_core.errors import ConfigError
@@ -79,13 +87,27 @@ def run_experiment(
     should_stop: Callable[[], bool] | None = None,
     label: str | None = None,
     fold: int | None = None,
+    dataset: Dataset | None = None,
 ) -> RunResult:
     """Load and prepare the data (unless ``prepared`` is given), build, train and test one model.
 
+    A classical ``sk:`` baseline is fitted on the same split instead (see
+    ``fusion_core.baselines``; it reads ``dataset``, loaded when not given).
     With a ``store`` (a ``RunStore``) the run is saved and ``run_id`` set.
     """
     from fusion_core.model import build_model, count_parameters
 
+    if is_baseline_method(config.model.fusion):
+        result = run_baseline(
+            config,
+            dataset=dataset,
+            splits=None if prepared is None else prepared.splits,
+            label=label,
+            fold=fold,
+        )
+        if store is not None:
+            store.save(result)
+        return result
     if prepared is None:
         from fusion_core.data import load_dataset
         from fusion_core.modalities import prepare
@@ -168,6 +190,8 @@ def prepare_for_run(result: RunResult, dataset: Dataset, *, check_new: bool = Fa
     """
     from fusion_core.modalities import transform_with_state
 
+    if is_baseline_method(result.method):
+        raise ConfigError(f"run {result.label!r} {NO_MODEL_MESSAGE}")
     if result.model is None:
         raise ConfigError("this run has no model to predict with; load it with RunStore.load(run_id)")
     modalities = transform_with_state(
@@ -204,11 +228,15 @@ def compare(
     on_run: Callable[[RunResult, int, int], None] | None = None,
     on_epoch: Callable[[EpochLog], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    baselines: str | None = None,
 ) -> list[RunResult]:
     """Train every method on identical splits with the same seeds; return the finished runs.
 
     ``methods`` is a list of names or ``"all"`` (every fusion method that fits the
-    data, plus one ``only:<modality>`` baseline per modality). Seeds are
+    data, plus one ``only:<modality>`` baseline per modality). ``baselines``
+    (``none``, ``logreg``, ``gbdt`` or ``all``) adds classical ``sk:`` rows on the
+    same splits and seeds; by default ``logreg`` with ``"all"`` and none with a
+    list (which may name ``sk:`` rows itself). Seeds are
     ``train.seed, train.seed + 1, …``. With ``folds=K`` the data is split into
     K stratified folds and every method runs on each. ``on_run(result, index,
     total)`` is called as each run finishes; ``should_stop()`` cancels the rest
@@ -225,7 +253,7 @@ def compare(
         raise ConfigError(f"folds must be at least 2, got {folds}")
 
     dataset = load_dataset(data_config.source)
-    method_names = resolve_methods(methods, list(dataset.modalities))
+    method_names = resolve_methods(methods, list(dataset.modalities), baselines=baselines)
     if folds is None:
         fold_splits: list[Splits | None] = [None]
     else:
@@ -263,6 +291,7 @@ def compare(
                     on_epoch=on_epoch,
                     should_stop=should_stop,
                     fold=None if folds is None else fold_index,
+                    dataset=dataset,
                 )
                 if result.stopped == "cancelled":
                     return results
@@ -274,21 +303,32 @@ def compare(
     return results
 
 
-def resolve_methods(methods: Sequence[str] | str, modality_names: list[str]) -> list[str]:
-    """``"all"`` or a list (or comma-separated string) of method names, checked against the data."""
+def resolve_methods(
+    methods: Sequence[str] | str, modality_names: list[str], *, baselines: str | None = None
+) -> list[str]:
+    """``"all"`` or a list (or comma-separated string) of method names, checked against the data.
+
+    ``baselines`` adds the classical ``sk:`` rows it names (see ``compare``).
+    """
     from fusion_core.fusion import available_methods
 
     valid = available_methods(modality_names)
+    everything = methods.strip() == "all" if isinstance(methods, str) else False
+    extra = baseline_methods(
+        baselines if baselines is not None else (DEFAULT_BASELINES if everything else "none"), modality_names
+    )
+    if everything:
+        return list(dict.fromkeys([*valid, *extra]))
     if isinstance(methods, str):
-        if methods.strip() == "all":
-            return list(valid)
         methods = [name.strip() for name in methods.split(",") if name.strip()]
-    if not methods:
+    if not methods and not extra:
         raise ConfigError(f"no fusion method given; choose 'all' or some of: {', '.join(valid)}")
     for name in methods:
-        if name not in valid:
+        if is_baseline_method(name):
+            parse_baseline(name, modality_names)
+        elif name not in valid:
             raise ConfigError(f"unknown fusion method {name!r}; choose 'all' or some of: {', '.join(valid)}")
-    return list(dict.fromkeys(methods))
+    return list(dict.fromkeys([*methods, *extra]))
 
 
 def summarize(results: Sequence[RunResult]) -> list[dict[str, Any]]:

@@ -28,6 +28,10 @@ VAL_COLOR = "#ff7f0e"
 F1_COLOR = "#2ca02c"
 BASELINE_COLOR = "#7f7f7f"
 FUSION_COLOR = "#1f77b4"
+SK_COLOR = "#e69f00"  # classical sk: baselines: their own colour, apart from every neural method
+SK_PALETTE = ("#e69f00", "#d55e00", "#cc79a7", "#8c564b", "#f0e442", "#bcbd22")
+NEURAL_GROUP = "neural methods"
+SK_GROUP = "classical baselines (sk:)"
 METRIC_TITLES = {"macro_f1": "Macro-F1", "accuracy": "Accuracy", "weighted_f1": "Weighted F1"}
 METRIC_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "f1": "#2ca02c"}
 
@@ -59,6 +63,18 @@ def _layout(fig: go.Figure, title: str | None, *, legend: str = "below", **extra
 def is_baseline(method: str) -> bool:
     """A unimodal baseline is named ``only:<modality>``."""
     return str(method).startswith("only:")
+
+
+def is_classical(method: str) -> bool:
+    """A classical scikit-learn baseline is named ``sk:…`` (``fusion_core.baselines``; not imported
+    here, so that pages drawing figures do not load torch)."""
+    return str(method).startswith("sk:")
+
+
+def _method_color(method: str) -> str:
+    if is_classical(method):
+        return SK_COLOR
+    return BASELINE_COLOR if is_baseline(method) else FUSION_COLOR
 
 
 # --- one run --------------------------------------------------------------------------------------
@@ -338,9 +354,12 @@ def method_scores_figure(
     """Bars of the mean score per method with error bars over its runs (seeds or folds).
 
     ``rows`` has one dict per run with at least ``method`` and ``metric`` (and ``seed``,
-    ``fold``, ``label`` where known: see ``score_groups``). Unimodal baselines
-    (``only:…``) are grey, fusion methods blue; bars are sorted from best to worst.
-    The default title speaks of seeds only when some bar pools several runs.
+    ``fold``, ``label`` where known: see ``score_groups``). Neural methods come first,
+    in one trace: unimodal baselines (``only:…``) grey, fusion methods blue. Classical
+    ``sk:`` baselines follow in their own trace, colour and legend group, with a dashed
+    line at the best of them, so the eye sees at once whether deep fusion beats a strong
+    simple model. Bars are sorted from best to worst within each group. The default
+    title speaks of seeds only when some bar pools several runs.
     """
     groups = score_groups(rows, metric)
     stats = sorted(
@@ -349,22 +368,40 @@ def method_scores_figure(
     )
     if title == SCORES_TITLE and all(s[4] == 1 for s in stats):
         title = f"{METRIC_TITLES.get(metric, metric)} by run"
-    names = [s[0] for s in stats]
-    fig = go.Figure(
-        go.Bar(
-            x=names,
-            y=[s[2] for s in stats],
-            error_y={"type": "data", "array": [s[3] for s in stats], "visible": True},
-            marker_color=[BASELINE_COLOR if is_baseline(s[1]) else FUSION_COLOR for s in stats],
-            customdata=[[s[3], s[4]] for s in stats],
-            hovertemplate="%{x}<br>mean %{y:.3f} ± %{customdata[0]:.3f}<br>%{customdata[1]} runs<extra></extra>",
-            text=[f"{s[2]:.3f}" for s in stats],
-            textposition="outside",
+    fig = go.Figure()
+    for group, members in (
+        (NEURAL_GROUP, [s for s in stats if not is_classical(s[1])]),
+        (SK_GROUP, [s for s in stats if is_classical(s[1])]),
+    ):
+        if not members:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=[s[0] for s in members],
+                y=[s[2] for s in members],
+                name=group,
+                legendgroup=group,
+                error_y={"type": "data", "array": [s[3] for s in members], "visible": True},
+                marker_color=[_method_color(s[1]) for s in members],
+                customdata=[[s[3], s[4]] for s in members],
+                hovertemplate="%{x}<br>mean %{y:.3f} ± %{customdata[0]:.3f}<br>%{customdata[1]} runs<extra></extra>",
+                text=[f"{s[2]:.3f}" for s in members],
+                textposition="outside",
+            )
         )
-    )
+    classical = [s for s in stats if is_classical(s[1])]
+    if classical and len(classical) < len(stats):
+        best = classical[0]
+        fig.add_hline(
+            y=best[2],
+            line_dash="dash",
+            line_color=SK_COLOR,
+            annotation_text=f"best sk: baseline ({best[0]}, {best[2]:.3f})",
+            annotation_position="top left",
+        )
     fig.update_xaxes(type="category", title_text="method")
     fig.update_yaxes(range=[0, 1.08], title_text=METRIC_TITLES.get(metric, metric))
-    return _layout(fig, title, showlegend=False)
+    return _layout(fig, title, showlegend=bool(classical))
 
 
 def gain_over_baseline_figure(
@@ -373,10 +410,12 @@ def gain_over_baseline_figure(
     metric: str = "macro_f1",
     title: str | None = "Gain over the best single modality",
 ) -> go.Figure:
-    """How much each fusion method's mean score beats (or trails) the best unimodal baseline.
+    """How much each method's mean score beats (or trails) the best unimodal neural baseline.
 
     The baseline is the ``only:<modality>`` method with the highest mean. Without any
     baseline among the rows the figure holds no bars and says so in its title.
+    Neural fusion methods are green (gain) or red (loss); classical ``sk:`` rows
+    follow in their own trace and colour.
     """
     grouped = _group(rows, "method", metric)
     means = {m: _mean_std(v)[0] for m, v in grouped.items()}
@@ -386,20 +425,30 @@ def gain_over_baseline_figure(
         return _layout(fig, "Gain over the best single modality: train an only:<modality> baseline to see it")
     best_name, best = max(baselines.items(), key=lambda kv: kv[1])
     gains = sorted(((m, v - best) for m, v in means.items() if not is_baseline(m)), key=lambda kv: -kv[1])
-    fig.add_trace(
-        go.Bar(
-            x=[m for m, _ in gains],
-            y=[g for _, g in gains],
-            marker_color=["#2ca02c" if g >= 0 else "#d62728" for _, g in gains],
-            text=[f"{g:+.3f}" for _, g in gains],
-            textposition="outside",
-            hovertemplate="%{x}<br>%{y:+.3f} over " + best_name + "<extra></extra>",
+    for group, members in (
+        (NEURAL_GROUP, [g for g in gains if not is_classical(g[0])]),
+        (SK_GROUP, [g for g in gains if is_classical(g[0])]),
+    ):
+        if not members:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=[m for m, _ in members],
+                y=[g for _, g in members],
+                name=group,
+                legendgroup=group,
+                marker_color=[
+                    SK_COLOR if group == SK_GROUP else "#2ca02c" if g >= 0 else "#d62728" for _, g in members
+                ],
+                text=[f"{g:+.3f}" for _, g in members],
+                textposition="outside",
+                hovertemplate="%{x}<br>%{y:+.3f} over " + best_name + "<extra></extra>",
+            )
         )
-    )
     fig.add_hline(y=0, line_color=BASELINE_COLOR)
-    fig.update_xaxes(type="category", title_text="fusion method")
+    fig.update_xaxes(type="category", title_text="method")
     fig.update_yaxes(title_text=f"{METRIC_TITLES.get(metric, metric)} minus {best_name} ({best:.3f})")
-    return _layout(fig, title, showlegend=False)
+    return _layout(fig, title, showlegend=any(is_classical(m) for m, _ in gains))
 
 
 def efficiency_figure(
@@ -422,14 +471,24 @@ def efficiency_figure(
         if row.get(x) is not None and row.get(metric) is not None:
             by_method[str(row["method"])].append(row)
     fig = go.Figure()
-    for (method, method_rows), color in zip(by_method.items(), _palette(len(by_method)), strict=True):
+    neural_colors = iter(_palette(len(by_method)))
+    sk_colors = iter(SK_PALETTE * (1 + len(by_method) // len(SK_PALETTE)))
+    for method, method_rows in by_method.items():
+        classical = is_classical(method)
+        symbol = "square" if classical else "diamond" if is_baseline(method) else "circle"
         fig.add_trace(
             go.Scatter(
                 x=[float(r[x]) for r in method_rows],
                 y=[float(r[metric]) for r in method_rows],
                 mode="markers",
                 name=method,
-                marker={"size": 11, "color": color, "symbol": "diamond" if is_baseline(method) else "circle"},
+                legendgroup=SK_GROUP if classical else NEURAL_GROUP,
+                legendgrouptitle_text=SK_GROUP if classical else NEURAL_GROUP,
+                marker={
+                    "size": 11,
+                    "color": next(sk_colors if classical else neural_colors),
+                    "symbol": symbol,
+                },
                 text=[str(r.get("label", method)) for r in method_rows],
                 hovertemplate="%{text}<br>%{x:,.0f} · %{y:.3f}<extra></extra>"
                 if x == "params"

@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fusion_core.baselines import is_baseline_method
 from fusion_core.data.types import Dataset, ModalitySpec
 from fusion_core.errors import ConfigError, DataError
 from fusion_core.experiment import RunResult, prepare_for_run
 from fusion_core.metrics import compute_metrics
 from fusion_core.training import predict
-
-CLASSICAL_PREFIX = "sk:"  # classical baselines: saved runs without a network
 
 __all__ = ["Predictions", "check_predictable", "load_new_data", "predict_run", "predict_source"]
 
@@ -80,7 +79,7 @@ def probability_column(class_name: str) -> str:
 
 def check_predictable(run: RunResult) -> None:
     """Raise ``ConfigError`` when ``run`` has no network to predict or export with."""
-    if run.method.startswith(CLASSICAL_PREFIX):
+    if is_baseline_method(run.method):
         raise ConfigError(
             f"run {run.run_id!r} is a classical baseline ({run.method}) with no network; prediction, "
             "export and ONNX work on fusion-model runs, so choose one of those"

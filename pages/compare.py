@@ -49,6 +49,12 @@ if not picked:
     st.info("Pick at least one run.")
     st.stop()
 
+if any(plots.is_classical(row["method"]) for row in picked):
+    st.caption(
+        "Orange bars are classical baselines (sk:): scikit-learn models on each modality's feature vector, "
+        "fitted on the same training split. The dashed line marks the best of them: a neural method "
+        "below it does not beat a strong simple model."
+    )
 st.plotly_chart(plots.method_scores_figure(picked), width="stretch", key="compare_scores")
 st.plotly_chart(plots.gain_over_baseline_figure(picked), width="stretch", key="compare_gain")
 left, right = st.columns(2)
@@ -61,11 +67,13 @@ if runs:
     st.plotly_chart(
         plots.per_class_heatmap_figure(scores, runs[0].class_names), width="stretch", key="compare_heatmap"
     )
-    st.plotly_chart(
-        plots.training_curves_figure({run.label: run.history for run in runs}, title="Validation curves"),
-        width="stretch",
-        key="compare_curves",
-    )
+    histories = {run.label: run.history for run in runs if run.history}  # sk: baselines have no epochs
+    if histories:
+        st.plotly_chart(
+            plots.training_curves_figure(histories, title="Validation curves"),
+            width="stretch",
+            key="compare_curves",
+        )
 
 st.subheader("All picked runs")
 st.dataframe(

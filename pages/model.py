@@ -81,6 +81,10 @@ for name, spec in dataset.modalities.items():
         left, right = st.columns(2)
         with left:
             st.markdown("Preprocessing", help=modality_cls.summary or None)
+            if modality_cls.features_summary:
+                st.caption(
+                    f"Feature vector: {modality_cls.features_summary}. {modality_cls.features_measured}"
+                )
             preprocessing[name] = options_form(
                 modality_cls,
                 key_prefix=f"{prefix}:pre:{name}",

@@ -93,7 +93,7 @@ with st.expander("Repeat this run from a terminal"):
     )
     st.caption("Or repeat its main choices with flags:")
     st.code(cli_command(run.config, state.runs_root()), language="bash")
-packed = None if run.method.startswith("sk:") else guarded(lambda: cache.run_zip(run.run_id))
+packed = None if plots.is_classical(run.method) else guarded(lambda: cache.run_zip(run.run_id))
 if packed is not None:
     st.download_button(
         "Download this run (zip)",

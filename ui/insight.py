@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from fusion_core.analysis import figures
+from fusion_core.baselines import NO_MODEL_MESSAGE, is_baseline_method
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
 from ui.widgets import audio_mime, guarded, show_error
@@ -51,6 +52,9 @@ def _dataset_for(run: Any) -> tuple[str, Any]:
 
 def render_insight_panel(run: Any, *, key: str = "insight") -> None:
     """Analyse ``run`` (a ``RunResult`` with its model) and show what it learned, in tabs."""
+    if is_baseline_method(run.method):
+        st.info(f"This run {NO_MODEL_MESSAGE}.", icon=":material/info:")
+        return
     if getattr(run, "model", None) is None:
         st.info("This run has no saved model, so it cannot be analysed. Train it again to look inside.")
         return

@@ -378,14 +378,17 @@ def preview_modality(
     dataset: Any, spec: Any, *, key: str, audio_options: dict[str, Any] | None = None
 ) -> None:
     """Show one modality the way a person would look at it: a few samples of each class, side by side."""
+    from fusion_core.modalities import MODALITIES  # loads torch: only once a dataset is shown
+
     target = dataset.target
-    if spec.type == "image":
+    shown_as = MODALITIES.get(spec.type).shown_as
+    if shown_as == "image":
         rows = _rows_per_class(dataset, spec.columns[0], 4)
         for label, group in rows.groupby(target, sort=False):
             st.text(f"class {label}")
             paths = tuple(str(dataset.resolve(value)) for value in group[spec.columns[0]])
             guarded(lambda paths=paths: st.image(cache.thumbnail_strip(paths)))
-    elif spec.type == "audio":
+    elif shown_as == "audio":
         rows = _rows_per_class(dataset, spec.columns[0], 1).head(3)
         for index, (_, row) in enumerate(rows.iterrows()):
             path = str(dataset.resolve(row[spec.columns[0]]))
@@ -404,7 +407,7 @@ def preview_modality(
                         width="stretch",
                         key=f"{key}_spec_{index}",
                     )
-    elif spec.type == "series":
+    elif shown_as == "series":
         rows = _rows_per_class(dataset, spec.columns[0], 1).head(3)
         columns = st.columns(max(1, len(rows)))
         for index, (column, (_, row)) in enumerate(zip(columns, rows.iterrows(), strict=False)):
@@ -506,7 +509,7 @@ def edit_from_table(table: Any) -> state.SchemaEdit:
 
 def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit | None:
     """An editable table of columns; returns the correction when the user applies it."""
-    from fusion_core.data import MODALITY_TYPES
+    from fusion_core.modalities import MODALITIES  # loads torch: only once a dataset is shown
 
     edited = st.data_editor(
         schema_table(dataset),
@@ -528,7 +531,7 @@ def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit
             ),
             "type": st.column_config.SelectboxColumn(
                 "type",
-                options=list(MODALITY_TYPES),
+                options=MODALITIES.names(),
                 help="How the column is read: numbers and categories (tabular), paths of images, audio or "
                 "series files, or free text.",
             ),

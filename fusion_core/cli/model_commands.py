@@ -17,13 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fusion_core.baselines import BASELINE_CHOICES, DEFAULT_BASELINES
 from fusion_core.config import DataConfig, EncoderConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.device import DEVICE_CHOICES
 from fusion_core.errors import ConfigError
 
 PREVIEW_ROWS = 10
-FORM_SOURCES = {"vector": "tabular, text", "grid": "image, audio", "sequence": "series", "tokens": "text"}
-"""Which modality types usually arrive in each tensor form (see the preprocessing options)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -84,6 +83,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per method (default 1)")
     compare.add_argument("--folds", type=int, metavar="K", help="stratified K-fold cross-validation")
+    compare.add_argument(
+        "--baselines",
+        choices=BASELINE_CHOICES,
+        metavar="|".join(BASELINE_CHOICES),
+        help=f"classical sk: rows to add on the same splits and seeds (default {DEFAULT_BASELINES} with "
+        "--methods all, none with a list); see 'fusion-explorer methods'",
+    )
     _add_training_arguments(compare)
     compare.set_defaults(handler=run_compare)
 
@@ -179,8 +185,10 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_methods(args: argparse.Namespace) -> int:
+    from fusion_core.baselines import describe_baselines
     from fusion_core.encoders import ENCODERS
     from fusion_core.fusion import FUSIONS
+    from fusion_core.modalities import MODALITIES
 
     fusions = [
         {
@@ -197,17 +205,24 @@ def run_methods(args: argparse.Namespace) -> int:
             "title": cls.title,
             "forms": sorted(cls.accepts),
             "modality_types": sorted(
-                {t for form in cls.accepts for t in FORM_SOURCES.get(form, "").split(", ") if t}
+                {t for t in MODALITIES.names() if set(MODALITIES.get(t).forms) & set(cls.accepts)}
             ),
             "summary": cls.summary,
         }
         for name, cls in ENCODERS.items()
     ]
+    baselines = describe_baselines()
     if args.json:
-        print(json.dumps({"fusion_methods": fusions, "encoders": encoders}, indent=2))
+        print(json.dumps({"fusion_methods": fusions, "encoders": encoders, "baselines": baselines}, indent=2))
         return 0
     print("Fusion methods (use with --fusion)")
     print(_table([[f["name"], f["level"], f["summary"]] for f in fusions], ["name", "level", "summary"]))
+    print()
+    print(
+        "Classical baselines (scikit-learn on per-modality feature vectors; use with --fusion or "
+        f"compare --baselines {'|'.join(BASELINE_CHOICES)})"
+    )
+    print(_table([[b["name"], b["summary"]] for b in baselines], ["name", "summary"]))
     print()
     print("Encoders (use with --encoder MODALITY=ENCODER)")
     rows = [
@@ -222,6 +237,7 @@ def run_methods(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from fusion_core.baselines import is_baseline_method
     from fusion_core.data import load_dataset
     from fusion_core.encoders import ENCODERS
     from fusion_core.fusion import FUSIONS, available_methods, split_method
@@ -241,6 +257,8 @@ def run_train(args: argparse.Namespace) -> int:
     fusion_options = parse_pairs(args.fusion_option, "--fusion-option", "KEY=VALUE")
     source = _source(args.data)
     dataset = load_dataset(source)
+    if is_baseline_method(args.fusion):
+        return _train_baseline(args, dataset, source)
     methods = available_methods(list(dataset.modalities))
     if args.fusion not in methods:
         raise ConfigError(f"unknown fusion method {args.fusion!r}; choose one of: {', '.join(methods)}")
@@ -307,6 +325,26 @@ def _config_from_file(args: argparse.Namespace) -> ExperimentConfig:
     return replace(config, data=data, train=train)
 
 
+def _train_baseline(args: argparse.Namespace, dataset: Any, source: str) -> int:
+    """``train --fusion sk:…``: fit one classical baseline and save it as a run."""
+    from fusion_core.baselines import parse_baseline
+    from fusion_core.experiment import run_experiment
+    from fusion_core.runs import RunStore
+
+    parse_baseline(args.fusion, list(dataset.modalities))
+    if args.encoder or args.fusion_option:
+        raise ConfigError("an sk: baseline takes no --encoder or --fusion-option; leave them out")
+    config = ExperimentConfig(
+        data=DataConfig(source=source), model=ModelConfig(fusion=args.fusion), train=_train_config(args)
+    )
+    result = run_experiment(config, dataset=dataset, store=RunStore(args.runs_dir))
+    if args.json:
+        print(json.dumps(_train_json(result, args.data, {}), indent=2))
+        return 0
+    print(_train_report(result, {}, args.runs_dir))
+    return 0
+
+
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     given = {"epochs": args.epochs, "device": args.device}
     for name in ("batch_size", "lr", "seed"):
@@ -341,7 +379,8 @@ def _train_report(result: Any, encoders: dict[str, str], runs_dir: str | None) -
     lines = [
         f"{result.method} on {result.dataset_name}: {result.epochs_run} epochs ({result.stopped.replace('_', ' ')}), "
         f"{result.train_seconds:.1f} s on {result.device}, {result.params:,} parameters",
-        "encoders: " + ", ".join(f"{name}={enc}" for name, enc in encoders.items()),
+        "encoders: "
+        + (", ".join(f"{name}={enc}" for name, enc in encoders.items()) or "none (sk: baseline)"),
         "",
         "test metrics",
         _table(
@@ -375,9 +414,12 @@ def _train_report(result: Any, encoders: dict[str, str], runs_dir: str | None) -
         ),
         "",
         f"run id: {result.run_id}",
-        f"analyse it: fusion-explorer analyze --run {result.run_id}"
-        + (f" --runs-dir {runs_dir}" if runs_dir else ""),
     ]
+    if result.model is not None:
+        lines.append(
+            f"analyse it: fusion-explorer analyze --run {result.run_id}"
+            + (f" --runs-dir {runs_dir}" if runs_dir else "")
+        )
     return "\n".join(lines)
 
 
@@ -392,7 +434,7 @@ def run_compare(args: argparse.Namespace) -> int:
     def announce(result: Any, index: int, total: int) -> None:
         print(
             f"[{index}/{total}] {result.label}: macro-F1 {result.metrics['macro_f1']:.3f}, "
-            f"{result.epochs_run} epochs, {result.train_seconds:.1f} s",
+            f"{'fitted' if result.model is None else f'{result.epochs_run} epochs'}, {result.train_seconds:.1f} s",
             file=sys.stderr,
             flush=True,
         )
@@ -402,6 +444,7 @@ def run_compare(args: argparse.Namespace) -> int:
         args.methods,
         seeds=args.seeds,
         folds=args.folds,
+        baselines=args.baselines,
         train=_train_config(args),
         store=RunStore(args.runs_dir),
         on_run=None if args.json else announce,

@@ -37,7 +37,7 @@ from fusion_core.modalities.base import MODALITIES, ModalityType
 from fusion_core.options import check_options, describe_options
 from fusion_core.paths import cache_dir
 
-CACHE_FORMAT = 2  # bump when the prepared tensors change for the same inputs
+CACHE_FORMAT = 3  # bump when the prepared tensors change for the same inputs
 MEMORY_ENTRIES = 8
 
 STATE_SCHEMA_KEYS = ("type", "columns")
@@ -82,8 +82,12 @@ def prepare(
     state: dict[str, Any] = {}
     for name, preprocessor in preprocessors.items():
         spec = dataset.modalities[name]
-        fitted = preprocessor.fit(dataset, spec, train_rows)
-        modalities[name] = preprocessor.transform(dataset, spec, fitted)
+        if preprocessor.features:
+            fitted = preprocessor.fit_features(dataset, spec, train_rows)
+            modalities[name] = preprocessor.transform_features(dataset, spec, fitted)
+        else:
+            fitted = preprocessor.fit(dataset, spec, train_rows)
+            modalities[name] = preprocessor.transform(dataset, spec, fitted)
         state[name] = {"type": spec.type, "columns": list(spec.columns), **fitted}
     prepared = PreparedData(
         dataset_name=dataset.name,
@@ -132,7 +136,8 @@ def transform_with_state(
         learned = {key: value for key, value in fitted.items() if key not in STATE_SCHEMA_KEYS}
         if check_new:
             preprocessor.check_new_data(dataset, spec, learned)
-        prepared[name] = preprocessor.transform(dataset, spec, learned)
+        transform = preprocessor.transform_features if preprocessor.features else preprocessor.transform
+        prepared[name] = transform(dataset, spec, learned)
     return prepared
 
 

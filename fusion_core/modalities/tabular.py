@@ -10,7 +10,7 @@ import torch
 
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
 from fusion_core.errors import ConfigError, DataError
-from fusion_core.modalities.base import MODALITIES, ModalityType
+from fusion_core.modalities.base import MODALITIES, FeatureMatrix, ModalityType
 
 MISSING = "(missing)"
 OTHER = "(other)"
@@ -47,10 +47,17 @@ class Tabular(ModalityType):
     Every statistic (medians, means, standard deviations, the list of kept
     categories) is learned from the **training split only**. Learning them from
     all rows would let the test set leak into the model and flatter its score.
+
+    The result already is a feature vector, so the sk: baselines read it as it is
+    (standardised numbers and one-hot categories); there is no separate
+    ``features`` option.
     """
 
     title = "Tabular"
+    table_columns = True
+    forms = ("vector",)
     summary = "Impute missing numbers, scale every column, and one-hot or ordinal-encode categories."
+    features_summary = "the prepared vector itself: imputed, standardised numbers and one-hot categories"
 
     option_help = {
         "impute": "How a missing number is filled in: the training median (robust to outliers) or mean.",
@@ -155,6 +162,17 @@ class Tabular(ModalityType):
             values=torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32)),
             present=torch.from_numpy(present.astype(bool)),
             feature_names=list(state["feature_names"]),
+        )
+
+    def fit_extractor(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
+        return self.fit(dataset, spec, train_rows)
+
+    def extract(self, dataset: Dataset, spec: ModalitySpec, learned: dict[str, Any]) -> FeatureMatrix:
+        prepared = self.transform(dataset, spec, learned)
+        return FeatureMatrix(
+            prepared.values.numpy().astype(np.float64),
+            prepared.present.numpy(),
+            list(learned["feature_names"]),
         )
 
 
