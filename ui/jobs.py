@@ -62,6 +62,10 @@ class Job:
     histories: dict[str, list[Any]] = field(default_factory=dict)
     results: list[Any] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
+    problems: list[Any] = field(default_factory=list)  # runs skipped or failed (RunProblem)
+    studies: list[Any] = field(default_factory=list)  # tuning studies (StudySummary), once tuned
+    tuning: str = ""  # what tuning is doing now, e.g. "concat: trial 2/3"
+    trials: int = 0  # tuning trials per method (0: no tuning)
     error: str | None = None
     details: str | None = None
 
@@ -118,7 +122,16 @@ class Job:
         self.epoch = int(log.epoch)
         self.batch = self.batches_per_epoch
 
+    def on_problem(self, problem: Any) -> None:
+        self.problems.append(problem)
+
+    def on_trial(self, method: str, number: int, value: float | None) -> None:
+        self.tuning = f"tuning {method}: trial {number + 1}/{self.trials} done"
+        self.history = []
+        self.epoch = 0
+
     def on_run(self, result: Any, index: int | None = None, total: int | None = None) -> None:
+        self.tuning = ""
         self.results.append(result)
         if result.run_id:
             self.run_ids.append(result.run_id)
@@ -187,27 +200,36 @@ def start_comparison(
     seeds: int,
     train: TrainConfig,
     model_template: ModelConfig,
+    tune: int = 0,
     store_root: str | None = None,
     title: str = "compare",
 ) -> Job:
-    """Train every method × seed on identical splits, one after another, saving each run."""
-    job = Job(title=title, planned_runs=len(methods) * seeds, epochs=train.epochs)
+    """Train every method × seed on identical splits, one after another, saving each run.
+
+    With ``tune`` trials, each method is first tuned (``fusion_core.tuning``); the
+    studies land in ``job.studies`` and beside the saved runs.
+    """
+    job = Job(title=title, planned_runs=len(methods) * seeds, epochs=train.epochs, trials=tune)
 
     def work(job: Job) -> None:
         from fusion_core.experiment import compare
         from fusion_core.runs import RunStore
 
-        compare(
+        comparison = compare(
             data_config,
             methods,
             seeds=seeds,
             train=train,
             model_template=model_template,
+            tune=tune,
             store=RunStore(store_root),
             on_run=job.on_run,
+            on_problem=job.on_problem,
+            on_trial=job.on_trial,
             on_epoch=job.on_epoch,
             should_stop=job.stop.is_set,
         )
+        job.studies = list(comparison.studies)
 
     return start_job(job, work)
 

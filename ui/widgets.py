@@ -10,6 +10,7 @@ import streamlit as st
 
 from fusion_core import plots
 from fusion_core.errors import FusionExplorerError
+from fusion_core.training import stop_explanation
 from ui import cache, state
 from ui.jobs import Job
 
@@ -188,7 +189,9 @@ def _draw_job(job: Job, *, key: str, curves: bool) -> None:
     parts = []
     if runs_total > 1:
         parts.append(f"run {min(job.runs_done + 1, runs_total)}/{runs_total}")
-    if job.running and job.epoch:
+    if job.running and job.tuning:
+        parts.append(job.tuning)
+    elif job.running and job.epoch:
         parts.append(f"epoch {job.epoch}/{job.epochs}")
     elif job.running and not job.history:
         parts.append("preparing the data and the model")
@@ -220,6 +223,7 @@ def _draw_job(job: Job, *, key: str, curves: bool) -> None:
     history = list(job.history)
     if not job.running and not history and runs_total == 1 and job.results:
         history = list(job.results[-1].history)
+        st.caption(stop_text(job.results[-1]))
     if curves and history:
         title = "This run, live" if job.running else "This run"
         st.plotly_chart(
@@ -234,10 +238,29 @@ def _draw_job(job: Job, *, key: str, curves: bool) -> None:
                 "accuracy": round(float(r.metrics["accuracy"]), 4),
                 "epochs": r.epochs_run,
                 "seconds": round(float(r.train_seconds), 1),
+                "ended because": stop_text(r),
             }
             for r in finished
         ]
         st.dataframe(rows, hide_index=True, width="stretch", key=f"{key}_finished_runs")
+    if job.problems:
+        st.warning("Some methods gave no result; the others ran as usual.", icon=":material/warning:")
+        st.dataframe(
+            [
+                {"method": p.method, "seed": p.seed, "status": p.status, "reason": p.reason}
+                for p in job.problems
+            ],
+            hide_index=True,
+            width="stretch",
+            key=f"{key}_problems",
+        )
+    if job.studies:
+        st.plotly_chart(plots.tuning_history_figure(job.studies), width="stretch", key=f"{key}_tuning")
+
+
+def stop_text(run: Any) -> str:
+    """Why a run's training ended, in words."""
+    return stop_explanation(run.stopped, run.history, run.config.train)
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -327,6 +350,9 @@ def cli_command(config: Any, runs_dir: str | None = None) -> str:
     train = config.train
     parts += ["--epochs", str(train.epochs), "--batch-size", str(train.batch_size), "--lr", f"{train.lr:g}"]
     parts += ["--seed", str(train.seed), "--device", train.device]
+    parts += ["--patience", str(train.patience), "--schedule", train.schedule]
+    if train.time_budget is not None:
+        parts += ["--time-budget", f"{train.time_budget:g}"]
     if runs_dir:
         parts += ["--runs-dir", runs_dir]
     return " ".join(shlex.quote(part) for part in parts)
