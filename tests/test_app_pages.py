@@ -288,3 +288,15 @@ def test_a_tuned_comparison_runs_from_the_train_page_and_shows_its_study(app_env
     tuning = plotly_spec(at, "compare_tuning")
     assert len(tuning["data"]) == 4  # best so far and each trial, per method
     assert any("best single modality" in i.value or "Within noise" in i.value for i in at.info)
+
+
+def test_job_progress_expects_early_stopping_not_the_epoch_cap():
+    from fusion_core.training import EpochLog
+
+    job = Job(title="one", planned_runs=1, epochs=60, patience=4)
+    for epoch, f1 in enumerate([0.5, 0.6, 0.7, 0.7, 0.65], 1):
+        job.on_epoch(EpochLog(epoch, 1.0, 1.0 - f1, f1, f1, {}, float(epoch)))
+    # best at epoch 3 (ties go to the lower loss): without a gain, training ends at epoch 3 + 4
+    assert job.expected_epochs() == 7
+    assert job.fraction() == pytest.approx(5 / 7)
+    assert Job(title="capped", planned_runs=1, epochs=10).expected_epochs() == 10

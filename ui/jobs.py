@@ -48,7 +48,8 @@ class Job:
 
     title: str
     planned_runs: int
-    epochs: int
+    epochs: int  # the cap on epochs of each run
+    patience: int = 0  # early stopping's patience (0: runs go to the cap)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
@@ -87,8 +88,17 @@ class Job:
         within = 0.0
         if self.epochs and self.epoch:
             batch_share = self.batch / self.batches_per_epoch if self.batches_per_epoch else 1.0
-            within = min(1.0, (self.epoch - 1 + batch_share) / self.epochs)
+            within = min(1.0, (self.epoch - 1 + batch_share) / self.expected_epochs())
         return min(1.0, (self.runs_done + within) / max(1, self.planned_runs))
+
+    def expected_epochs(self) -> int:
+        """Epochs the current run will take if validation stops improving now: early stopping
+        ends it ``patience`` epochs after its best so far, and the cap ends it at the latest."""
+        if not self.patience:
+            return max(1, self.epochs)
+        history = list(self.history)
+        best = max(history, key=lambda log: (log.val_macro_f1, -log.val_loss)).epoch if history else 0
+        return max(1, min(self.epochs, max(self.epoch, best + self.patience)))
 
     def elapsed(self) -> float:
         end = self.finished if self.finished is not None else time.monotonic()
@@ -171,7 +181,12 @@ def start_job(job: Job, work: Callable[[Job], None]) -> Job:
 
 def start_single_run(config: ExperimentConfig, *, store_root: str | None = None) -> Job:
     """Train one model in the background and save it to the run store."""
-    job = Job(title=default_title(config), planned_runs=1, epochs=config.train.epochs)
+    job = Job(
+        title=default_title(config),
+        planned_runs=1,
+        epochs=config.train.epochs,
+        patience=config.train.patience,
+    )
 
     def work(job: Job) -> None:
         from fusion_core.experiment import run_experiment
@@ -209,7 +224,13 @@ def start_comparison(
     With ``tune`` trials, each method is first tuned (``fusion_core.tuning``); the
     studies land in ``job.studies`` and beside the saved runs.
     """
-    job = Job(title=title, planned_runs=len(methods) * seeds, epochs=train.epochs, trials=tune)
+    job = Job(
+        title=title,
+        planned_runs=len(methods) * seeds,
+        epochs=train.epochs,
+        patience=train.patience,
+        trials=tune,
+    )
 
     def work(job: Job) -> None:
         from fusion_core.experiment import compare
