@@ -34,7 +34,7 @@ from fusion_core.fusion import FUSIONS, split_method
 from fusion_core.options import describe_options
 
 STUDIES_FILE = "studies.sqlite"
-WIDTHS = (32, 64, 128, 256, 512)
+WIDTHS = (32, 64, 128, 256, 512, 1024)
 SEARCH_SPACE = {
     "lr": "learning rate, log-uniform 1e-4 to 3e-2",
     "weight_decay": "weight decay, log-uniform 1e-6 to 1e-2",
