@@ -14,7 +14,7 @@ TORCH_PIN := torch==2.13.0
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH_PIN)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,onnx]" "$(TORCH_PIN)"
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -35,6 +35,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_preprocessing.py
 	$(BIN)/python bench/bench_training.py
+	$(BIN)/python bench/bench_onnx.py
 
 # Browser tests use Debian's chromium. Install it when missing and the machine allows it
 # (root with apt-get); elsewhere those tests skip and say how to enable them.

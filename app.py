@@ -37,6 +37,7 @@ PAGES = {
         ("pages/train.py", "Train", ":material/model_training:"),
         ("pages/results.py", "Results", ":material/insights:"),
         ("pages/compare.py", "Compare", ":material/leaderboard:"),
+        ("pages/predict.py", "Predict", ":material/batch_prediction:"),
     ],
 }
 DEFAULT_PAGE = "pages/home.py"

@@ -22,6 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from fusion_core.baselines import (
+    DEFAULT_BASELINES,
+    NO_MODEL_MESSAGE,
+    baseline_methods,
+    is_baseline_method,
+    parse_baseline,
+    run_baseline,
+)
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.data.types import Dataset, InputSpec, PreparedData, Splits
 from fusion_core.errors import ConfigError, FusionExplorerError
@@ -89,13 +97,27 @@ def run_experiment(
     should_stop: Callable[[], bool] | None = None,
     label: str | None = None,
     fold: int | None = None,
+    dataset: Dataset | None = None,
 ) -> RunResult:
     """Load and prepare the data (unless ``prepared`` is given), build, train and test one model.
 
+    A classical ``sk:`` baseline is fitted on the same split instead (see
+    ``fusion_core.baselines``; it reads ``dataset``, loaded when not given).
     With a ``store`` (a ``RunStore``) the run is saved and ``run_id`` set.
     """
     from fusion_core.model import build_model
 
+    if is_baseline_method(config.model.fusion):
+        result = run_baseline(
+            config,
+            dataset=dataset,
+            splits=None if prepared is None else prepared.splits,
+            label=label,
+            fold=fold,
+        )
+        if store is not None:
+            store.save(result)
+        return result
     if prepared is None:
         from fusion_core.data import load_dataset
         from fusion_core.modalities import prepare
@@ -138,15 +160,24 @@ def train_and_score(
         model, prepared, config.train, on_epoch=on_epoch, on_batch=on_batch, should_stop=should_stop
     )
     test_rows = prepared.splits.test
+    # Scored where a saved run is loaded and used (the CPU), so predicting the test split again gives
+    # exactly the stored probabilities, whichever device trained it.
+    model.cpu().eval()
     probabilities, predictions = predict(model, prepared, test_rows)
     y_true = prepared.labels[test_rows].numpy()
-    model.cpu().eval()
     method = config.model.fusion
     return RunResult(
         run_id=None,
         label=label or default_label(method, config.train.seed, fold),
         method=method,
-        config=dataclasses.replace(config, model=model.config),
+        # every option as used, defaults filled in, so the saved configuration repeats the run
+        config=dataclasses.replace(
+            config,
+            model=model.config,
+            data=dataclasses.replace(
+                config.data, preprocessing=prepared.preprocessing or config.data.preprocessing
+            ),
+        ),
         dataset_name=prepared.dataset_name,
         seed=config.train.seed,
         fold=fold,
@@ -181,16 +212,32 @@ def predict_dataset(result: RunResult, dataset: Dataset) -> tuple[np.ndarray, np
     The saved preprocessing state (scaler statistics, vocabulary, …) is reused,
     never re-fitted, so a reloaded run predicts exactly as it did when trained.
     """
+    data = prepare_for_run(result, dataset)
+    return predict(result.model, data, data.splits.train)
+
+
+def prepare_for_run(result: RunResult, dataset: Dataset, *, check_new: bool = False) -> PreparedData:
+    """Every row of ``dataset`` preprocessed with the run's saved state, as a ``PreparedData``.
+
+    All rows are in the ``train`` split (the others are empty) and the labels are zeros:
+    the result is for predicting. ``check_new`` checks that data the model never saw can
+    be read as the state was fitted (see ``transform_with_state``).
+    """
     from fusion_core.modalities import transform_with_state
 
+    if is_baseline_method(result.method):
+        raise ConfigError(f"run {result.label!r} {NO_MODEL_MESSAGE}")
     if result.model is None:
         raise ConfigError("this run has no model to predict with; load it with RunStore.load(run_id)")
     modalities = transform_with_state(
-        dataset, result.preprocessing_state, result.preprocessing or result.config.data.preprocessing
+        dataset,
+        result.preprocessing_state,
+        result.preprocessing or result.config.data.preprocessing,
+        check_new=check_new,
     )
     n = len(dataset)
     everything = torch.arange(n)
-    data = PreparedData(
+    return PreparedData(
         dataset_name=dataset.name,
         modalities=modalities,
         labels=torch.zeros(n, dtype=torch.long),  # unused: predicting needs no labels
@@ -198,7 +245,6 @@ def predict_dataset(result: RunResult, dataset: Dataset) -> tuple[np.ndarray, np
         ids=dataset.ids,
         splits=Splits(everything, everything[:0], everything[:0]),
     )
-    return predict(result.model, data, everything)
 
 
 # -----------------------------------------------------------------------------
@@ -258,9 +304,11 @@ def run_one(
     label: str | None = None,
     on_epoch: Callable[[EpochLog], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    dataset: Dataset | None = None,
 ) -> RunResult | RunProblem:
     """One (method, seed, fold) of a comparison: a ``RunResult``, or a ``RunProblem`` saying why not.
 
+    A classical ``sk:`` baseline is fitted on the same split (it reads ``dataset``).
     A method that cannot be built for this data (a ``ConfigError`` from ``build_model``,
     such as tensor fusion of too many modalities) is skipped; one that breaks while
     training is reported as failed. Neither stops the rest of the comparison.
@@ -269,6 +317,13 @@ def run_one(
 
     method, seed = config.model.fusion, config.train.seed
     seed_everything(seed)
+    if is_baseline_method(method):
+        try:
+            return run_baseline(config, dataset=dataset, splits=prepared.splits, label=label, fold=fold)
+        except ConfigError as exc:
+            return RunProblem(method, "skipped", f"cannot be fitted on this data: {exc}", seed, fold)
+        except FusionExplorerError as exc:
+            return RunProblem(method, "failed", f"failed while fitting: {exc}", seed, fold)
     try:
         model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
     except ConfigError as exc:
@@ -316,11 +371,15 @@ def compare(
     on_trial: Callable[[str, int, float | None], None] | None = None,
     on_epoch: Callable[[EpochLog], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    baselines: str | None = None,
 ) -> Comparison:
     """Train every method on identical splits with the same seeds; return the finished runs.
 
     ``methods`` is a list of names or ``"all"`` (every fusion method that fits the
-    data, plus one ``only:<modality>`` baseline per modality). Seeds are
+    data, plus one ``only:<modality>`` baseline per modality). ``baselines``
+    (``none``, ``logreg``, ``gbdt`` or ``all``) adds classical ``sk:`` rows on the
+    same splits and seeds; by default ``logreg`` with ``"all"`` and none with a
+    list (which may name ``sk:`` rows itself). Seeds are
     ``train.seed, train.seed + 1, …``. With ``folds=K`` the data is split into
     K stratified folds and every method runs on each. Every method gets the same
     training budget rule (``train``: early stopping, epoch cap, time budget).
@@ -349,7 +408,7 @@ def compare(
         raise ConfigError(f"the number of tuning trials must be 0 (no tuning) or more, got {tune}")
 
     dataset = load_dataset(data_config.source)
-    method_names = resolve_methods(methods, list(dataset.modalities))
+    method_names = resolve_methods(methods, list(dataset.modalities), baselines=baselines)
     if folds is None:
         fold_splits: list[Splits | None] = [None]
     else:
@@ -383,7 +442,7 @@ def compare(
             from fusion_core.tuning import tune_methods
 
             tuned, studies = tune_methods(
-                templates,
+                {m: t for m, t in templates.items() if not is_baseline_method(m)},  # classical: as they are
                 prepared,
                 trials=tune,
                 store_root=None if store is None else store.root,
@@ -400,9 +459,16 @@ def compare(
                     return comparison
                 config = replace(templates[method], train=replace(templates[method].train, seed=seed))
                 fold = None if folds is None else fold_index
-                label = default_label(method, seed, fold) + (" · tuned" if tune else "")
+                tuned = tune and not is_baseline_method(method)
+                label = default_label(method, seed, fold) + (" · tuned" if tuned else "")
                 outcome = run_one(
-                    config, prepared, fold=fold, label=label, on_epoch=on_epoch, should_stop=should_stop
+                    config,
+                    prepared,
+                    fold=fold,
+                    label=label,
+                    on_epoch=on_epoch,
+                    should_stop=should_stop,
+                    dataset=dataset,
                 )
                 if isinstance(outcome, RunProblem):
                     report(outcome)
@@ -417,21 +483,32 @@ def compare(
     return comparison
 
 
-def resolve_methods(methods: Sequence[str] | str, modality_names: list[str]) -> list[str]:
-    """``"all"`` or a list (or comma-separated string) of method names, checked against the data."""
+def resolve_methods(
+    methods: Sequence[str] | str, modality_names: list[str], *, baselines: str | None = None
+) -> list[str]:
+    """``"all"`` or a list (or comma-separated string) of method names, checked against the data.
+
+    ``baselines`` adds the classical ``sk:`` rows it names (see ``compare``).
+    """
     from fusion_core.fusion import available_methods
 
     valid = available_methods(modality_names)
+    everything = methods.strip() == "all" if isinstance(methods, str) else False
+    extra = baseline_methods(
+        baselines if baselines is not None else (DEFAULT_BASELINES if everything else "none"), modality_names
+    )
+    if everything:
+        return list(dict.fromkeys([*valid, *extra]))
     if isinstance(methods, str):
-        if methods.strip() == "all":
-            return list(valid)
         methods = [name.strip() for name in methods.split(",") if name.strip()]
-    if not methods:
+    if not methods and not extra:
         raise ConfigError(f"no fusion method given; choose 'all' or some of: {', '.join(valid)}")
     for name in methods:
-        if name not in valid:
+        if is_baseline_method(name):
+            parse_baseline(name, modality_names)
+        elif name not in valid:
             raise ConfigError(f"unknown fusion method {name!r}; choose 'all' or some of: {', '.join(valid)}")
-    return list(dict.fromkeys(methods))
+    return list(dict.fromkeys([*methods, *extra]))
 
 
 def summarize(

@@ -26,7 +26,7 @@ from fusion_core.data.types import InputSpec
 from fusion_core.encoders import ENCODERS, Encoder, compatible_encoders, create_encoder, default_encoder
 from fusion_core.encoders.base import masked_mean
 from fusion_core.errors import ConfigError
-from fusion_core.fusion import FUSIONS, Fusion, available_methods, create_fusion, split_method
+from fusion_core.fusion import FUSIONS, Fusion, FusionOutput, available_methods, create_fusion, split_method
 from fusion_core.options import check_options, describe_options
 
 __all__ = ["FusionModel", "build_model", "count_parameters", "describe_model"]
@@ -91,15 +91,20 @@ class FusionModel(nn.Module):
         return features, present, sequences
 
     def forward(
-        self, inputs: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None
-    ) -> torch.Tensor:
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        masks: Mapping[str, torch.Tensor] | None = None,
+        *,
+        details: bool = False,
+    ) -> torch.Tensor | FusionOutput:
+        """Logits ``(N, C)``; with ``details=True`` a ``FusionOutput`` (logits, fused, weights)."""
         features, present, sequences = self.encode(inputs, masks)
-        return self.fusion(features, present, sequences or None)
+        return self.fusion(features, present, sequences or None, details=details)
 
     @property
     def method(self) -> str:
         """The fusion method's name, ``only:<modality>`` for a single-modality baseline."""
-        if getattr(self.fusion, "per_modality_baseline", False):
+        if self.fusion.per_modality_baseline:
             return f"{self.fusion.name}:{self.fusion.modality}"
         return self.fusion.name
 
@@ -150,7 +155,7 @@ def build_model(specs: Mapping[str, InputSpec], num_classes: int, config: ModelC
         )
     fusion_cls = FUSIONS.get(method)
     used = names
-    if getattr(fusion_cls, "per_modality_baseline", False):
+    if fusion_cls.per_modality_baseline:
         target = target or config.fusion_options.get("modality") or names[0]
         if target not in specs:
             raise ConfigError(
@@ -159,8 +164,7 @@ def build_model(specs: Mapping[str, InputSpec], num_classes: int, config: ModelC
             )
         used = [target]
 
-    fixed_encoder = getattr(fusion_cls, "fixed_encoder", None)
-    built = {name: _build_encoder(name, specs[name], config, fixed_encoder) for name in used}
+    built = {name: _build_encoder(name, specs[name], config, fusion_cls.fixed_encoder) for name in used}
     encoders = {name: encoder for name, (encoder, _) in built.items()}
     in_dims = {name: encoder.out_dim for name, encoder in encoders.items()}
     fusion = create_fusion(config.fusion, in_dims, num_classes, **config.fusion_options)
@@ -233,9 +237,9 @@ def describe_model(model: FusionModel) -> list[dict[str, Any]]:
                 "parameters": count_parameters(encoder),
             }
         )
-    head = getattr(fusion, "head", None)
-    head_parameters = count_parameters(head) if head is not None else 0
-    fused_dim = getattr(fusion, "fused_dim", None)
+    head = fusion.head
+    head_parameters = count_parameters(head)
+    fused_dim = fusion.fused_dim
     joined_inputs = " + ".join(row["output_shape"] for row in rows)
     fusion_row = {
         "name": fusion.name,

@@ -28,6 +28,10 @@ VAL_COLOR = "#ff7f0e"
 F1_COLOR = "#2ca02c"
 BASELINE_COLOR = "#7f7f7f"
 FUSION_COLOR = "#1f77b4"
+SK_COLOR = "#e69f00"  # classical sk: baselines: their own colour, apart from every neural method
+SK_PALETTE = ("#e69f00", "#d55e00", "#cc79a7", "#8c564b", "#f0e442", "#bcbd22")
+NEURAL_GROUP = "neural methods"
+SK_GROUP = "classical baselines (sk:)"
 METRIC_TITLES = {"macro_f1": "Macro-F1", "accuracy": "Accuracy", "weighted_f1": "Weighted F1"}
 METRIC_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "f1": "#2ca02c"}
 
@@ -59,6 +63,18 @@ def _layout(fig: go.Figure, title: str | None, *, legend: str = "below", **extra
 def is_baseline(method: str) -> bool:
     """A unimodal baseline is named ``only:<modality>``."""
     return str(method).startswith("only:")
+
+
+def is_classical(method: str) -> bool:
+    """A classical scikit-learn baseline is named ``sk:…`` (``fusion_core.baselines``; not imported
+    here, so that pages drawing figures do not load torch)."""
+    return str(method).startswith("sk:")
+
+
+def _method_color(method: str) -> str:
+    if is_classical(method):
+        return SK_COLOR
+    return BASELINE_COLOR if is_baseline(method) else FUSION_COLOR
 
 
 # --- one run --------------------------------------------------------------------------------------
@@ -307,27 +323,49 @@ def method_scores_figure(
     """Bars of the mean score per method with error bars over its runs (seeds or folds).
 
     ``rows`` has one dict per run with at least ``method`` and ``metric``.
-    Unimodal baselines (``only:…``) are grey, fusion methods blue; bars are
-    sorted from best to worst.
+    Neural methods come first, in one trace: unimodal baselines (``only:…``)
+    grey, fusion methods blue. Classical ``sk:`` baselines follow in their own
+    trace, colour and legend group, with a dashed line at the best of them, so
+    the eye sees at once whether deep fusion beats a strong simple model. Bars
+    are sorted from best to worst within each group.
     """
     grouped = _group(rows, "method", metric)
     stats = sorted(((m, *_mean_std(v), len(v)) for m, v in grouped.items()), key=lambda s: -s[1])
-    methods = [s[0] for s in stats]
-    fig = go.Figure(
-        go.Bar(
-            x=methods,
-            y=[s[1] for s in stats],
-            error_y={"type": "data", "array": [s[2] for s in stats], "visible": True},
-            marker_color=[BASELINE_COLOR if is_baseline(m) else FUSION_COLOR for m in methods],
-            customdata=[[s[2], s[3]] for s in stats],
-            hovertemplate="%{x}<br>mean %{y:.3f} ± %{customdata[0]:.3f}<br>%{customdata[1]} runs<extra></extra>",
-            text=[f"{s[1]:.3f}" for s in stats],
-            textposition="outside",
+    fig = go.Figure()
+    for group, members in (
+        (NEURAL_GROUP, [s for s in stats if not is_classical(s[0])]),
+        (SK_GROUP, [s for s in stats if is_classical(s[0])]),
+    ):
+        if not members:
+            continue
+        methods = [s[0] for s in members]
+        fig.add_trace(
+            go.Bar(
+                x=methods,
+                y=[s[1] for s in members],
+                name=group,
+                legendgroup=group,
+                error_y={"type": "data", "array": [s[2] for s in members], "visible": True},
+                marker_color=[_method_color(m) for m in methods],
+                customdata=[[s[2], s[3]] for s in members],
+                hovertemplate="%{x}<br>mean %{y:.3f} ± %{customdata[0]:.3f}<br>%{customdata[1]} runs<extra></extra>",
+                text=[f"{s[1]:.3f}" for s in members],
+                textposition="outside",
+            )
         )
-    )
+    classical = [s for s in stats if is_classical(s[0])]
+    if classical and len(classical) < len(stats):
+        best = classical[0]
+        fig.add_hline(
+            y=best[1],
+            line_dash="dash",
+            line_color=SK_COLOR,
+            annotation_text=f"best sk: baseline ({best[0]}, {best[1]:.3f})",
+            annotation_position="top left",
+        )
     fig.update_xaxes(type="category", title_text="method")
     fig.update_yaxes(range=[0, 1.08], title_text=METRIC_TITLES.get(metric, metric))
-    return _layout(fig, title, showlegend=False)
+    return _layout(fig, title, showlegend=bool(classical))
 
 
 def gain_over_baseline_figure(
@@ -337,13 +375,14 @@ def gain_over_baseline_figure(
     intervals: Mapping[str, tuple[float, float]] | None = None,
     title: str | None = "Gain over the best single modality",
 ) -> go.Figure:
-    """How much each fusion method's mean score beats (or trails) the best unimodal baseline.
+    """How much each method's mean score beats (or trails) the best unimodal neural baseline.
 
     The baseline is the ``only:<modality>`` method with the highest mean. Without any
     baseline among the rows the figure holds no bars and says so in its title.
-    ``intervals`` (``{method: (low, high)}``, the 95 % interval of the paired difference,
-    see ``fusion_core.stats``) draws error bars; a bar whose interval includes zero is
-    drawn pale: its gain is within noise.
+    Neural fusion methods are green (gain) or red (loss); classical ``sk:`` rows
+    follow in their own trace and colour. ``intervals`` (``{method: (low, high)}``,
+    the 95 % interval of the paired difference, see ``fusion_core.stats``) draws error
+    bars; a bar whose interval includes zero is drawn pale: its gain is within noise.
     """
     grouped = _group(rows, "method", metric)
     means = {m: _mean_std(v)[0] for m, v in grouped.items()}
@@ -354,33 +393,44 @@ def gain_over_baseline_figure(
     best_name, best = max(baselines.items(), key=lambda kv: kv[1])
     gains = sorted(((m, v - best) for m, v in means.items() if not is_baseline(m)), key=lambda kv: -kv[1])
     intervals = intervals or {}
-    known = [m in intervals for m, _ in gains]
-    within_noise = [m in intervals and intervals[m][0] <= 0 <= intervals[m][1] for m, _ in gains]
-    error = None
-    if any(known):
-        error = {
-            "type": "data",
-            "symmetric": False,
-            "array": [intervals[m][1] - g if m in intervals else 0 for m, g in gains],
-            "arrayminus": [g - intervals[m][0] if m in intervals else 0 for m, g in gains],
-            "color": BASELINE_COLOR,
-        }
-    fig.add_trace(
-        go.Bar(
-            x=[m for m, _ in gains],
-            y=[g for _, g in gains],
-            marker_color=["#2ca02c" if g >= 0 else "#d62728" for _, g in gains],
-            marker_opacity=[0.35 if noise else 1.0 for noise in within_noise],
-            error_y=error,
-            text=[f"{g:+.3f}" for _, g in gains],
-            textposition="outside",
-            hovertemplate="%{x}<br>%{y:+.3f} over " + best_name + "<extra></extra>",
+    for group, members in (
+        (NEURAL_GROUP, [g for g in gains if not is_classical(g[0])]),
+        (SK_GROUP, [g for g in gains if is_classical(g[0])]),
+    ):
+        if not members:
+            continue
+        error = None
+        if any(m in intervals for m, _ in members):
+            error = {
+                "type": "data",
+                "symmetric": False,
+                "array": [intervals[m][1] - g if m in intervals else 0 for m, g in members],
+                "arrayminus": [g - intervals[m][0] if m in intervals else 0 for m, g in members],
+                "color": BASELINE_COLOR,
+            }
+        fig.add_trace(
+            go.Bar(
+                x=[m for m, _ in members],
+                y=[g for _, g in members],
+                name=group,
+                legendgroup=group,
+                marker_color=[
+                    SK_COLOR if group == SK_GROUP else "#2ca02c" if g >= 0 else "#d62728" for _, g in members
+                ],
+                marker_opacity=[
+                    0.35 if m in intervals and intervals[m][0] <= 0 <= intervals[m][1] else 1.0
+                    for m, _ in members
+                ],
+                error_y=error,
+                text=[f"{g:+.3f}" for _, g in members],
+                textposition="outside",
+                hovertemplate="%{x}<br>%{y:+.3f} over " + best_name + "<extra></extra>",
+            )
         )
-    )
     fig.add_hline(y=0, line_color=BASELINE_COLOR)
-    fig.update_xaxes(type="category", title_text="fusion method")
+    fig.update_xaxes(type="category", title_text="method")
     fig.update_yaxes(title_text=f"{METRIC_TITLES.get(metric, metric)} minus {best_name} ({best:.3f})")
-    return _layout(fig, title, showlegend=False)
+    return _layout(fig, title, showlegend=any(is_classical(m) for m, _ in gains))
 
 
 def tuning_history_figure(
@@ -441,14 +491,24 @@ def efficiency_figure(
         if row.get(x) is not None and row.get(metric) is not None:
             by_method[str(row["method"])].append(row)
     fig = go.Figure()
-    for (method, method_rows), color in zip(by_method.items(), _palette(len(by_method)), strict=True):
+    neural_colors = iter(_palette(len(by_method)))
+    sk_colors = iter(SK_PALETTE * (1 + len(by_method) // len(SK_PALETTE)))
+    for method, method_rows in by_method.items():
+        classical = is_classical(method)
+        symbol = "square" if classical else "diamond" if is_baseline(method) else "circle"
         fig.add_trace(
             go.Scatter(
                 x=[float(r[x]) for r in method_rows],
                 y=[float(r[metric]) for r in method_rows],
                 mode="markers",
                 name=method,
-                marker={"size": 11, "color": color, "symbol": "diamond" if is_baseline(method) else "circle"},
+                legendgroup=SK_GROUP if classical else NEURAL_GROUP,
+                legendgrouptitle_text=SK_GROUP if classical else NEURAL_GROUP,
+                marker={
+                    "size": 11,
+                    "color": next(sk_colors if classical else neural_colors),
+                    "symbol": symbol,
+                },
                 text=[str(r.get("label", method)) for r in method_rows],
                 hovertemplate="%{text}<br>%{x:,.0f} · %{y:.3f}<extra></extra>"
                 if x == "params"

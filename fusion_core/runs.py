@@ -21,12 +21,14 @@ run code hidden in a file, so a shared run folder is safe to open.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import secrets
 import shutil
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict
 from datetime import datetime
@@ -47,6 +49,17 @@ RUNS_ENV = "FUSION_EXPLORER_RUNS"
 DEFAULT_ROOT = "runs"
 INDEX_FILE = "index.sqlite"
 RUN_FORMAT = 1
+WEIGHTS_FILE = "model.pt"
+RUN_FILES = (
+    "config.json",
+    "metrics.json",
+    "history.json",
+    "preprocessing_state.json",
+    "input_specs.json",
+    "run.json",
+    "predictions.csv",
+)
+"""Every run folder holds these; ``WEIGHTS_FILE`` too when the run has a network."""
 
 INDEX_COLUMNS = (
     "run_id",
@@ -90,9 +103,8 @@ class RunStore:
         """Write the run's folder and index row; set and return ``result.run_id``."""
         self.root.mkdir(parents=True, exist_ok=True)
         run_id = self._new_id(result.method)
-        staging = self.root / f".saving-{run_id}"
-        staging.mkdir()
-        try:
+
+        def write(staging: Path) -> None:
             _write_json(staging / "config.json", result.config.to_dict())
             _write_json(staging / "metrics.json", result.metrics)
             _write_json(staging / "history.json", [asdict(log) for log in result.history])
@@ -107,7 +119,38 @@ class RunStore:
             _predictions_frame(result).to_csv(staging / "predictions.csv", index=False)
             if result.model is not None:
                 state = {key: value.detach().cpu() for key, value in result.model.state_dict().items()}
-                torch.save(state, staging / "model.pt")
+                torch.save(state, staging / WEIGHTS_FILE)
+
+        return self._publish(run_id, result, write)
+
+    def add_files(self, files: dict[str, bytes], result: RunResult) -> str:
+        """Save a run that arrives as checked files (an imported zip); return its id in this store.
+
+        ``result`` is what ``parse_run`` read from ``files``. The run keeps its id unless this
+        store already has one by that name or the id is not a safe folder name.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        wanted = str(result.run_id or "")
+        if _SAFE_ID.match(wanted) and not (self.root / wanted).exists():
+            run_id = wanted
+        else:
+            run_id = self._new_id(result.method)
+
+        def write(staging: Path) -> None:
+            for name, data in files.items():
+                (staging / name).write_bytes(data)
+            record = _read_json(staging / "run.json")
+            record["run_id"] = run_id
+            _write_json(staging / "run.json", record)
+
+        return self._publish(run_id, result, write)
+
+    def _publish(self, run_id: str, result: RunResult, write: Callable[[Path], None]) -> str:
+        """Fill a hidden staging folder with ``write``, rename it to the run's folder, index it."""
+        staging = self.root / f".saving-{run_id}"
+        staging.mkdir()
+        try:
+            write(staging)
             staging.rename(self.root / run_id)  # the folder appears complete or not at all
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -152,70 +195,24 @@ class RunStore:
 
     def load(self, run_id: str) -> RunResult:
         """Read a run back, with its model rebuilt and its weights loaded (on the CPU, eval mode)."""
-        from fusion_core.model import build_model
-
         folder = self._folder(run_id)
+
+        def read(name: str) -> bytes | None:
+            path = folder / name
+            return path.read_bytes() if path.is_file() else None
+
         try:
-            record = _read_json(folder / "run.json")
-            config = ExperimentConfig.from_dict(_read_json(folder / "config.json"))
-            specs = {
-                name: _spec_from_dict(raw) for name, raw in _read_json(folder / "input_specs.json").items()
-            }
-            preprocessing = _read_json(folder / "preprocessing_state.json")
-            metrics = _read_json(folder / "metrics.json")
-            history = [EpochLog(**log) for log in _read_json(folder / "history.json")]
-            class_names = list(record["class_names"])
-            predictions = pd.read_csv(
-                folder / "predictions.csv", dtype={"id": str, "true": str, "predicted": str}
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:  # a file edited, cut short or removed
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return parse_run(read, run_id)
+        except RunFileError as exc:
             raise RunNotFoundError(
-                f"run {run_id!r} has a damaged or missing file in {folder} ({reason}); "
+                f"run {run_id!r} has a damaged or missing file in {folder} ({exc}); "
                 "delete the run and train it again"
             ) from None
-        index_of = {name: i for i, name in enumerate(class_names)}
-
-        model = None
-        if (folder / "model.pt").is_file():
-            model = build_model(specs, len(class_names), config.model)
-            weights = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-            try:
-                model.load_state_dict(weights)
-            except RuntimeError:
-                raise RunNotFoundError(
-                    f"run {run_id!r} holds weights that no longer fit its model (it was saved by an "
-                    "earlier version with other defaults); train it again"
-                ) from None
-            model.eval()
-        return RunResult(
-            run_id=run_id,
-            label=record["label"],
-            method=record["method"],
-            config=config,
-            dataset_name=record["dataset_name"],
-            seed=record["seed"],
-            fold=record["fold"],
-            metrics=metrics,
-            history=history,
-            class_names=class_names,
-            test_ids=predictions["id"].tolist(),
-            y_true=predictions["true"].map(index_of).to_numpy(dtype=np.int64),
-            y_pred=predictions["predicted"].map(index_of).to_numpy(dtype=np.int64),
-            probabilities=predictions[[_probability_column(c) for c in class_names]].to_numpy(
-                dtype=np.float32
-            ),
-            params=record["params"],
-            train_seconds=record["train_seconds"],
-            epochs_run=record["epochs_run"],
-            stopped=record["stopped"],
-            device=record["device"],
-            created=record["created"],
-            model=model,
-            preprocessing_state=preprocessing["state"],
-            preprocessing=preprocessing["options"],
-            input_specs=specs,
-        )
+        except WeightsMismatchError:
+            raise RunNotFoundError(
+                f"run {run_id!r} holds weights that no longer fit its model (it was saved by an "
+                "earlier version with other defaults); train it again"
+            ) from None
 
     def folder(self, run_id: str) -> Path:
         """The folder holding a run's files."""
@@ -253,6 +250,126 @@ class RunStore:
             run_id = f"{stamp}-{slug}-{secrets.token_hex(2)}"
             if not (self.root / run_id).exists():
                 return run_id
+
+
+# -----------------------------------------------------------------------------
+# reading a run from its files (a folder or a checked zip)
+
+
+class RunFileError(Exception):
+    """A run file is missing, cut short or not in the expected format (the message says which)."""
+
+
+class WeightsMismatchError(Exception):
+    """The saved weights do not fit the network the saved configuration builds."""
+
+
+def parse_run(read: Callable[[str], bytes | None], run_id: str) -> RunResult:
+    """Build a ``RunResult`` from a run's files; ``read(name)`` gives a file's bytes or None.
+
+    The weights are read with ``torch.load(..., weights_only=True)``, which refuses
+    anything but tensors and plain containers, and must fit the network the saved
+    configuration builds exactly (``load_state_dict(strict=True)``).
+
+    Raises:
+        RunFileError: a file missing, damaged or of the wrong shape (the message names it).
+        WeightsMismatchError: weights for another network.
+        ConfigError: a configuration that builds no model (e.g. an unknown fusion method).
+    """
+    from fusion_core.model import build_model
+
+    def text(name: str) -> str:
+        raw = read(name)
+        if raw is None:
+            raise RunFileError(f"{name} is missing")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RunFileError(f"{name} is not UTF-8 text") from None
+
+    def data(name: str) -> Any:
+        try:
+            return json.loads(text(name))
+        except ValueError as exc:
+            raise RunFileError(f"{name} is not valid JSON: {exc}") from None
+
+    try:
+        record = data("run.json")
+        config = ExperimentConfig.from_dict(data("config.json"))
+        specs = {name: _spec_from_dict(raw) for name, raw in data("input_specs.json").items()}
+        preprocessing = data("preprocessing_state.json")
+        metrics = data("metrics.json")
+        history = [EpochLog(**log) for log in data("history.json")]
+        class_names = [str(name) for name in record["class_names"]]
+        predictions = pd.read_csv(
+            io.StringIO(text("predictions.csv")), dtype={"id": str, "true": str, "predicted": str}
+        )
+        index_of = {name: i for i, name in enumerate(class_names)}
+        y_true = predictions["true"].map(index_of)
+        y_pred = predictions["predicted"].map(index_of)
+        if y_true.isna().any() or y_pred.isna().any():
+            raise RunFileError("predictions.csv names classes that run.json does not list")
+        probabilities = predictions[[_probability_column(c) for c in class_names]].to_numpy(dtype=np.float32)
+        preprocessing_state, preprocessing_options = preprocessing["state"], preprocessing["options"]
+        if not isinstance(preprocessing_state, dict) or not isinstance(metrics, dict):
+            raise RunFileError("preprocessing_state.json or metrics.json is not a JSON object")
+        fields = {
+            key: record[key]
+            for key in (
+                "label",
+                "method",
+                "dataset_name",
+                "seed",
+                "fold",
+                "params",
+                "train_seconds",
+                "epochs_run",
+                "stopped",
+                "device",
+                "created",
+            )
+        }
+    except RunFileError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a file edited or cut short
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunFileError(f"{type(exc).__name__}: {reason}") from None
+
+    model = None
+    weights_bytes = read(WEIGHTS_FILE)
+    if weights_bytes is not None:
+        model = build_model(specs, len(class_names), config.model)
+        try:
+            weights = torch.load(io.BytesIO(weights_bytes), map_location="cpu", weights_only=True)
+        except Exception as exc:  # weights_only refuses pickled code; a damaged file fails too
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise RunFileError(
+                f"{WEIGHTS_FILE} is not a plain state dict of tensors (it would need pickled code or is "
+                f"damaged: {reason})"
+            ) from None
+        if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+            raise RunFileError(f"{WEIGHTS_FILE} is not a state dict of named tensors")
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError:
+            raise WeightsMismatchError from None
+        model.eval()
+    return RunResult(
+        run_id=run_id,
+        config=config,
+        metrics=metrics,
+        history=history,
+        class_names=class_names,
+        test_ids=predictions["id"].tolist(),
+        y_true=y_true.to_numpy(dtype=np.int64),
+        y_pred=y_pred.to_numpy(dtype=np.int64),
+        probabilities=probabilities,
+        model=model,
+        preprocessing_state=preprocessing_state,
+        preprocessing=preprocessing_options,
+        input_specs=specs,
+        **fields,
+    )
 
 
 # -----------------------------------------------------------------------------

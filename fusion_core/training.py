@@ -392,6 +392,8 @@ def best_epoch(history: Sequence[EpochLog]) -> int:
 
 def stop_explanation(stopped: str, history: Sequence[EpochLog], train: TrainConfig) -> str:
     """Why a run ended, in words: ``stopped`` is one of ``STOP_REASONS``, ``history`` its epochs."""
+    if stopped == "fitted":  # a classical sk: baseline
+        return "Fitted by scikit-learn in one go; no epochs, no early stopping."
     epochs_run, best = len(history), best_epoch(history)
     kept = f"; the weights of epoch {best} are kept" if best else ""
     if stopped == "early_stopping":

@@ -51,6 +51,12 @@ if not picked:
     st.info("Pick at least one run.")
     st.stop()
 
+if any(plots.is_classical(row["method"]) for row in picked):
+    st.caption(
+        "Orange bars are classical baselines (sk:): scikit-learn models on each modality's feature vector, "
+        "fitted on the same training split. The dashed line marks the best of them: a neural method "
+        "below it does not beat a strong simple model."
+    )
 runs = [loaded[row["run_id"]] for row in picked if loaded[row["run_id"]] is not None]
 statistics = comparison_statistics(runs)
 intervals = {
@@ -95,11 +101,13 @@ if runs:
     st.plotly_chart(
         plots.per_class_heatmap_figure(scores, runs[0].class_names), width="stretch", key="compare_heatmap"
     )
-    st.plotly_chart(
-        plots.training_curves_figure({run.label: run.history for run in runs}, title="Validation curves"),
-        width="stretch",
-        key="compare_curves",
-    )
+    histories = {run.label: run.history for run in runs if run.history}  # sk: baselines have no epochs
+    if histories:
+        st.plotly_chart(
+            plots.training_curves_figure(histories, title="Validation curves"),
+            width="stretch",
+            key="compare_curves",
+        )
 
 st.subheader("All picked runs")
 st.dataframe(

@@ -130,7 +130,7 @@ if shapes is not None:
 
 def _method_section(name: str, cls: type) -> None:
     with st.container(border=True, key=f"learn_method_{name}"):
-        shown_name = "only:<modality>" if getattr(cls, "per_modality_baseline", False) else name
+        shown_name = "only:<modality>" if cls.per_modality_baseline else name
         st.markdown(f"#### {cls.title or name}")
         family = FAMILIES.get(cls.level, {}).get("title", cls.level)
         st.markdown(f"`{shown_name}` · {family.lower()}  \n**{cls.summary}**")
@@ -161,8 +161,8 @@ def _method_section(name: str, cls: type) -> None:
             st.graphviz_chart(dot, width="content")
 
 
-baselines = [(n, c) for n, c in FUSIONS.items() if getattr(c, "per_modality_baseline", False)]
-methods = [(n, c) for n, c in FUSIONS.items() if not getattr(c, "per_modality_baseline", False)]
+baselines = [(n, c) for n, c in FUSIONS.items() if c.per_modality_baseline]
+methods = [(n, c) for n, c in FUSIONS.items() if not c.per_modality_baseline]
 if baselines:
     st.subheader("The bar to clear: one modality alone", divider="gray")
     st.markdown(

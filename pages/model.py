@@ -63,7 +63,7 @@ with st.expander("Fusion options", expanded=False):
         disabled=running,
         exclude=("modality",),
     )
-fixed_encoder = getattr(fusion_cls, "fixed_encoder", None)
+fixed_encoder = fusion_cls.fixed_encoder
 used = [split_method(fusion)[1]] if split_method(fusion)[1] else list(dataset.modalities)
 
 st.header("Modalities")
@@ -83,6 +83,10 @@ for name, spec in dataset.modalities.items():
         left, right = st.columns(2)
         with left:
             st.markdown("Preprocessing", help=modality_cls.summary or None)
+            if modality_cls.features_summary:
+                st.caption(
+                    f"Feature vector: {modality_cls.features_summary}. {modality_cls.features_measured}"
+                )
             preprocessing[name] = options_form(
                 modality_cls,
                 key_prefix=f"{prefix}:pre:{name}",

@@ -5,33 +5,38 @@ from __future__ import annotations
 import streamlit as st
 
 from fusion_core import plots
-from ui import state
+from ui import cache, state
 from ui.insight import render_insight_panel
 from ui.routing import use_app_navigation
-from ui.widgets import cli_command, guarded, load_run, metric_cards, run_store, stop_text
+from ui.widgets import cli_command, guarded, metric_cards, pick_run, repeat_command, run_store, stop_text
 
 use_app_navigation()
 
 st.title("Results")
+with st.expander("Import a run", icon=":material/upload:"):
+    upload = st.file_uploader(
+        "A run zip made with Download this run, or with fusion-explorer export",
+        type=["zip"],
+        key="results_import_file",
+        help="Everything in it is checked before anything is saved: file names and sizes, no pickled code, "
+        "and weights that fit the model its configuration builds.",
+    )
+    if upload is not None and st.button("Import", key="results_import", icon=":material/upload:"):
+        imported = guarded(lambda: cache.import_run_zip(upload.getvalue(), upload.name))
+        if imported is not None:
+            state.set_selected_run(imported)
+            st.success(f"Imported as run `{imported}`.", icon=":material/check:")
 summaries = guarded(lambda: run_store().list())
 if not summaries:
     st.info("No saved runs yet. Train a model on the Train page, or run the quick start on Home.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-labels = {row["run_id"]: f"{row['label']} · {row['dataset']} · {row['created']}" for row in summaries}
-run_ids = list(labels)
-wanted = state.selected_run()
-run_id = st.selectbox(
-    "Run",
-    run_ids,
-    index=run_ids.index(wanted) if wanted in labels else 0,
-    format_func=labels.get,
+run = pick_run(
+    summaries,
     key="results_run",
     help="Every saved run, newest first; runs trained with the command line show up here too.",
 )
-state.set_selected_run(run_id)
-run = guarded(lambda: load_run(run_id))
 if run is None:
     st.stop()
 
@@ -74,10 +79,32 @@ rows = [
 ]
 st.dataframe(rows, hide_index=True, width="stretch", key="results_report")
 with st.expander("Repeat this run from a terminal"):
-    st.code(cli_command(run.config, state.runs_root()), language="bash")
     st.caption(
-        f"The full configuration, including preprocessing and encoder options, is saved in "
-        f"`{run_store().folder(run.run_id) / 'config.json'}`."
+        "Save the run's configuration (every preprocessing, encoder, fusion and training option) and train "
+        "from it; the same data and seed give the same metrics:"
+    )
+    st.code(repeat_command(run.run_id, state.runs_root()), language="bash")
+    st.download_button(
+        "Download the configuration (run-config.json)",
+        data=run.config.to_json(),
+        file_name="run-config.json",
+        mime="application/json",
+        key="results_config_download",
+        icon=":material/download:",
+    )
+    st.caption("Or repeat its main choices with flags:")
+    st.code(cli_command(run.config, state.runs_root()), language="bash")
+packed = None if plots.is_classical(run.method) else guarded(lambda: cache.run_zip(run.run_id))
+if packed is not None:
+    st.download_button(
+        "Download this run (zip)",
+        data=packed,
+        file_name=f"{run.run_id}.zip",
+        mime="application/zip",
+        key="results_export",
+        icon=":material/download:",
+        help="Configuration, weights (a plain state dict), fitted preprocessing, metrics and a model card; "
+        "import it in another Fusion Explorer on its Results page or with fusion-explorer import.",
     )
 
 st.header("Insight")

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 if str(ROOT) not in sys.path:  # the app's ``ui`` package lives next to app.py, not in site-packages
     sys.path.insert(0, str(ROOT))
-PAGES = ("home", "data", "model", "train", "results", "compare")
+PAGES = ("home", "data", "model", "train", "results", "compare", "predict")
 TIMEOUT = 60
 
 

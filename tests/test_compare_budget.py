@@ -10,8 +10,7 @@ from bundle_factory import ALL_MODALITIES, write_bundle
 from fusion_core.cli import main
 from fusion_core.config import DataConfig, ModelConfig, TrainConfig
 from fusion_core.errors import ConfigError
-from fusion_core.experiment import RunProblem, compare, run_one
-from fusion_core.fusion import available_methods
+from fusion_core.experiment import RunProblem, compare, resolve_methods, run_one
 from fusion_core.training import budget_rule, stop_explanation
 from fusion_core.tuning import list_studies
 
@@ -46,8 +45,8 @@ def test_methods_all_on_six_modalities_completes_and_names_the_skipped(six, tmp_
     assert problems["tensor"]["status"] == "skipped"
     assert "cannot be built for this data" in problems["tensor"]["reason"]
     assert "lowrank" in problems["tensor"]["reason"]  # the reason says what to use instead
-    assert ran | set(problems) == set(available_methods(list(SIX_MODALITIES)))
-    assert {"concat", "late", "early", "only:motion"} <= ran
+    assert ran | set(problems) == set(resolve_methods("all", list(SIX_MODALITIES)))
+    assert {"concat", "late", "early", "only:motion", "sk:logreg:late"} <= ran
 
 
 def test_a_method_that_fails_while_training_is_reported_and_the_rest_run(six, monkeypatch):

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from fusion_core.config import ModelConfig
 from fusion_core.data.types import InputSpec
+from fusion_core.encoders import ENCODERS
 from fusion_core.errors import ConfigError
 from fusion_core.fusion import FAMILIES, FUSIONS, available_methods, create_fusion
 from fusion_core.model import build_model
@@ -66,11 +67,10 @@ def build(method: str, specs: dict[str, InputSpec], seed: int = 0):
 @pytest.mark.parametrize(("method", "specs"), CASES)
 def test_fusion_gives_finite_logits(method, specs):
     model = build(method, SPEC_SETS[specs])
-    logits = model(make_batch(SPEC_SETS[specs]), {})
-    assert logits.shape == (N, CLASSES)
-    assert torch.isfinite(logits).all()
-    fusion = model.fusion
-    assert fusion.fused.shape == (N, fusion.fused_dim) and not fusion.fused.requires_grad
+    out = model(make_batch(SPEC_SETS[specs]), {}, details=True)
+    assert out.logits.shape == (N, CLASSES)
+    assert torch.isfinite(out.logits).all()
+    assert out.fused.shape == (N, model.fusion.fused_dim)
 
 
 @pytest.mark.parametrize(("method", "specs"), CASES)
@@ -125,11 +125,13 @@ def test_insight_is_per_sample_and_per_modality(method, specs):
     specs = SPEC_SETS[specs]
     model = build(method, specs)
     masks = patchy_masks(list(specs))
-    model(make_batch(specs), masks)
+    with torch.no_grad():
+        out = model(make_batch(specs), masks, details=True)
     present = torch.stack([masks[name] for name in specs], dim=1)
-    for key, value in model.fusion.insight.items():
+    assert out.fused.shape == (N, model.fusion.fused_dim)
+    for key, value in out.weights.items():
         assert value.shape[:2] == (N, len(specs)), key
-        assert not value.requires_grad and torch.isfinite(value).all(), key
+        assert torch.isfinite(value).all(), key
         if key in WEIGHT_KEYS:
             some = present.any(dim=1)
             assert torch.allclose(value.sum(dim=1), torch.ones(N))
@@ -144,8 +146,7 @@ def test_methods_that_expose_weights_do_so():
     exposed = {}
     for method in ("attention", "gated", "late", "crossattn", "max"):
         model = build(method, THREE)
-        model(make_batch(THREE), {})
-        exposed[method] = sorted(model.fusion.insight)
+        exposed[method] = sorted(model(make_batch(THREE), {}, details=True).weights)
     assert exposed == {
         "attention": ["attention"],
         "gated": ["gates"],
@@ -160,9 +161,10 @@ def test_late_fusion_combines_with_each_rule():
     for combine in ("mean", "weighted", "product"):
         torch.manual_seed(0)
         model = build_model(THREE, CLASSES, ModelConfig(fusion="late", fusion_options={"combine": combine}))
-        log_probs = model.eval()(batch, {})
+        out = model.eval()(batch, {}, details=True)
+        log_probs = out.logits
         assert torch.allclose(log_probs.exp().sum(dim=1), torch.ones(N), atol=1e-5), combine
-    per_modality = model.fusion.insight["probabilities"]
+    per_modality = out.weights["probabilities"]
     expected = F.softmax(per_modality.log().sum(dim=1), dim=-1)  # product of experts, renormalised
     assert torch.allclose(log_probs.exp(), expected, atol=1e-5)
 
@@ -244,9 +246,9 @@ def test_film_conditions_on_the_chosen_modality():
     present = {name: torch.ones(N, dtype=torch.bool) for name in features}
     absent_condition = {**present, "b": torch.zeros(N, dtype=torch.bool)}
     fusion.eval()
-    fusion(features, absent_condition)
+    fused = fusion(features, absent_condition, details=True).fused
     unmodulated = torch.relu(torch.cat([fusion.project[m](features[m]) for m in ("a", "c")], dim=1))
-    assert torch.allclose(fusion.fused, unmodulated, atol=1e-6)
+    assert torch.allclose(fused, unmodulated, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -289,3 +291,28 @@ def test_fusion_learns_an_interaction(method):
 @pytest.mark.parametrize("method", ["only:left", "only:right"])
 def test_one_modality_alone_stays_at_chance_on_xor(method):
     assert 0.35 <= train_and_score(method) <= 0.65
+
+
+@pytest.mark.parametrize(("method", "specs"), CASES)
+def test_forward_is_pure_and_details_agree_with_logits(method, specs):
+    """One model serves many callers: a forward leaves nothing behind, and details=True adds no change."""
+    specs = SPEC_SETS[specs]
+    model = build(method, specs).eval()
+    batch, masks = make_batch(specs), patchy_masks(list(specs))
+    before = dict(vars(model.fusion))
+    with torch.no_grad():
+        logits = model(batch, masks)
+        out = model(batch, masks, details=True)
+    assert torch.equal(logits, out.logits)
+    assert out.fused.shape == (N, model.fusion.fused_dim)
+    assert vars(model.fusion).keys() == before.keys()
+    assert all(vars(model.fusion)[key] is value for key, value in before.items())
+
+
+@pytest.mark.parametrize("name", FUSIONS.names())
+def test_fusion_declares_its_contract(name):
+    cls = FUSIONS.get(name)
+    assert isinstance(cls.per_modality_baseline, bool)
+    assert cls.fixed_encoder is None or cls.fixed_encoder in ENCODERS
+    options = {info.name for info in describe_options(cls)}
+    assert set(cls.head_options) <= options, "head options must be constructor options"

@@ -125,6 +125,8 @@ def test_prepare_fills_every_field(dataset, splits):
         "size": "auto",
         "augment": False,
         "augment_flip": False,
+        "features": False,
+        "feature_set": "both",
     }
     assert prepared.input_specs()["note"].vocab_size == prepared.modalities["note"].vocab_size
 
@@ -263,7 +265,7 @@ def test_prepare_makes_splits_from_the_config(dataset, monkeypatch):
         ),
         (
             {"scan": {"sise": 8}},
-            "preprocessing of 'scan' (image) has no option 'sise'; valid options: color, size, augment, augment_flip",
+            "preprocessing of 'scan' (image) has no option 'sise'; valid options: color, size, augment, augment_flip, features, feature_set",
         ),
         (
             {"scan": {"color": "blue"}},

@@ -15,8 +15,8 @@ from scipy.io import wavfile
 
 import fusion_core
 from fusion_core.data.readers import read_audio, read_image, read_series
-from fusion_core.data.types import MODALITY_TYPES
 from fusion_core.errors import DataError
+from fusion_core.modalities import MODALITIES
 from fusion_core.samples import (
     DEFAULT_SAMPLE,
     DEFAULT_SEED,
@@ -77,10 +77,10 @@ def test_list_samples_describes_every_dataset_without_generating_any(tmp_path, m
         assert info.title and info.summary and info.lesson, info.name
         assert info.lesson.count(".") <= 3, f"{info.name}: a lesson is one to three sentences"
         assert info.modalities == cls.modalities and len(info.modalities) >= 2
-        assert set(info.modalities.values()) <= set(MODALITY_TYPES)
+        assert set(info.modalities.values()) <= set(MODALITIES.names())
         assert (info.samples, info.classes) == (cls.n_samples, cls.n_classes)
         assert 500 <= info.samples <= 2000 and 2 <= info.classes <= 10
-    assert {kind for info in infos for kind in info.modalities.values()} == set(MODALITY_TYPES)
+    assert {kind for info in infos for kind in info.modalities.values()} == set(MODALITIES.names())
     assert list(tmp_path.iterdir()) == []
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import streamlit as st
 
+from ui import state
 from ui.state import DatasetChoice, SchemaEdit
 
 MAX_DATASETS = 6
@@ -129,6 +130,53 @@ def input_specs(digest: str, schema_text: str, data_config_text: str, _dataset: 
 
     prepared = prepare(_dataset, DataConfig(**json.loads(data_config_text)))
     return prepared.input_specs()
+
+
+@st.cache_data(max_entries=MAX_DATASETS, show_spinner="Predicting…")
+def _predictions(run_key: str, digest: str, _run: Any, _source: str | tuple[str, ...]) -> Any:
+    from fusion_core.predict import predict_source
+
+    return predict_source(_run, list(_source) if isinstance(_source, tuple) else _source)
+
+
+def predictions(run: Any, choice: DatasetChoice) -> Any:
+    """``fusion_core.predict.predict_source`` of an uploaded set of new samples, once per run and upload."""
+    return _predictions(f"{run.run_id}|{run.created}", choice.digest, run, choice.source)
+
+
+def expected_inputs(run: Any) -> list[dict[str, str]]:
+    """One row per modality the run was trained on: name, type and columns."""
+    from fusion_core.predict import trained_schema
+
+    return [
+        {"modality": name, "type": spec.type, "columns": ", ".join(spec.columns) or name}
+        for name, spec in trained_schema(run).items()
+    ]
+
+
+@st.cache_data(max_entries=8, show_spinner="Packing the run…")
+def _run_zip(root: str, run_id: str, label: str) -> bytes:
+    from fusion_core.portable import export_run
+    from fusion_core.runs import RunStore
+
+    return export_run(RunStore(root), run_id)
+
+
+def run_zip(run_id: str) -> bytes:
+    """The run as a zip to download (``fusion_core.portable.export_run``)."""
+    from fusion_core.runs import RunStore
+
+    store = RunStore(state.runs_root())
+    label = next((row["label"] for row in store.list() if row["run_id"] == run_id), "")
+    return _run_zip(str(store.root), run_id, label)
+
+
+def import_run_zip(data: bytes, name: str) -> str:
+    """Check and add an uploaded run zip to the app's run store; return the new run's id."""
+    from fusion_core.portable import import_run
+    from fusion_core.runs import RunStore
+
+    return import_run(RunStore(state.runs_root()), data, shown=name)
 
 
 _device_found: str | None = None

@@ -9,13 +9,12 @@ misclassified test samples with every modality as a person sees it.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 from typing import Any
 
 import streamlit as st
 
 from fusion_core.analysis import figures
+from fusion_core.baselines import NO_MODEL_MESSAGE, is_baseline_method
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
 from ui.widgets import audio_mime, guarded, show_error
@@ -32,10 +31,8 @@ def _run_key(run: Any) -> str:
 def _analysis(run_key: str, tsne: bool, dataset_key: str, _run: Any, _dataset: Any) -> dict[str, Any]:
     from fusion_core.analysis import analyze_run
 
-    # The loaded run is shared between sessions, and a forward pass writes the fusion layer's
-    # ``insight`` and ``fused`` attributes: analyse a private copy of the model.
-    private = dataclasses.replace(_run, model=copy.deepcopy(_run.model))
-    return analyze_run(private, dataset=_dataset, tsne=tsne)
+    # The loaded run is shared between sessions; its forward pass keeps no state, so it is analysed as is.
+    return analyze_run(_run, dataset=_dataset, tsne=tsne)
 
 
 def _dataset_for(run: Any) -> tuple[str, Any]:
@@ -55,6 +52,9 @@ def _dataset_for(run: Any) -> tuple[str, Any]:
 
 def render_insight_panel(run: Any, *, key: str = "insight") -> None:
     """Analyse ``run`` (a ``RunResult`` with its model) and show what it learned, in tabs."""
+    if is_baseline_method(run.method):
+        st.info(f"This run {NO_MODEL_MESSAGE}.", icon=":material/info:")
+        return
     if getattr(run, "model", None) is None:
         st.info("This run has no saved model, so it cannot be analysed. Train it again to look inside.")
         return

@@ -28,6 +28,7 @@ TRAIN = "fx_train"
 JOB = "fx_job"
 UPLOAD_ERROR = "fx_upload_error"
 SELECTED_RUN = "fx_selected_run"
+PREDICT_UPLOAD = "fx_predict_upload"  # the new samples uploaded on the Predict page (a DatasetChoice)
 
 RUNS_ENV = "FUSION_EXPLORER_RUNS"
 
@@ -182,6 +183,14 @@ def selected_run() -> str | None:
 
 def set_selected_run(run_id: str | None) -> None:
     st.session_state[SELECTED_RUN] = run_id
+
+
+def predict_upload() -> DatasetChoice | None:
+    return st.session_state.get(PREDICT_UPLOAD)
+
+
+def set_predict_upload(choice: DatasetChoice) -> None:
+    st.session_state[PREDICT_UPLOAD] = choice
 
 
 def experiment_config(

@@ -73,6 +73,24 @@ def forget_runs() -> None:
     _load_run.clear()
 
 
+def pick_run(summaries: list[dict[str, Any]], *, key: str, help: str) -> Any:
+    """A run chosen from ``summaries`` (newest first), starting at the one last looked at; loaded with its
+    model, or None after showing why it could not be loaded. The choice is shared by the run pages."""
+    labels = {row["run_id"]: f"{row['label']} · {row['dataset']} · {row['created']}" for row in summaries}
+    run_ids = list(labels)
+    wanted = state.selected_run()
+    run_id = st.selectbox(
+        "Run",
+        run_ids,
+        index=run_ids.index(wanted) if wanted in labels else 0,
+        format_func=labels.get,
+        key=key,
+        help=help,
+    )
+    state.set_selected_run(run_id)
+    return guarded(lambda: load_run(run_id))
+
+
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -338,6 +356,17 @@ RUN_FIELDS = (
 )
 
 
+def repeat_command(run_id: str, runs_dir: str | None = None) -> str:
+    """The commands that save a run's configuration and train it again from that file."""
+    import shlex
+
+    where = f" --runs-dir {shlex.quote(runs_dir)}" if runs_dir else ""
+    return (
+        f"fusion-explorer runs show {shlex.quote(run_id)}{where} > run-config.json\n"
+        f"fusion-explorer train --config run-config.json{where}"
+    )
+
+
 def cli_command(config: Any, runs_dir: str | None = None) -> str:
     """The ``fusion-explorer train`` command that repeats a run's main choices from a terminal."""
     import shlex
@@ -373,8 +402,11 @@ def preview_modality(
     dataset: Any, spec: Any, *, key: str, audio_options: dict[str, Any] | None = None
 ) -> None:
     """Show one modality the way a person would look at it, with each sample's label."""
+    from fusion_core.modalities import MODALITIES  # loads torch: only once a dataset is shown
+
     target = dataset.target
-    if spec.type == "image":
+    shown_as = MODALITIES.get(spec.type).shown_as
+    if shown_as == "image":
         rows = _present_rows(dataset, spec.columns[0], PREVIEW_ROWS)
         columns = st.columns(min(PREVIEW_ROWS, max(1, len(rows))))
         for column, (_, row) in zip(columns, rows.iterrows(), strict=False):
@@ -386,7 +418,7 @@ def preview_modality(
                         width="stretch",
                     )
                 )
-    elif spec.type == "audio":
+    elif shown_as == "audio":
         rows = _present_rows(dataset, spec.columns[0], 3)
         for index, (_, row) in enumerate(rows.iterrows()):
             path = str(dataset.resolve(row[spec.columns[0]]))
@@ -405,7 +437,7 @@ def preview_modality(
                         width="stretch",
                         key=f"{key}_spec_{index}",
                     )
-    elif spec.type == "series":
+    elif shown_as == "series":
         rows = _present_rows(dataset, spec.columns[0], 3)
         columns = st.columns(max(1, len(rows)))
         for index, (column, (_, row)) in enumerate(zip(columns, rows.iterrows(), strict=False)):
@@ -419,7 +451,7 @@ def preview_modality(
                         width="stretch",
                         key=f"{key}_series_{index}",
                     )
-    elif spec.type == "text":
+    elif shown_as == "text":
         rows = _present_rows(dataset, spec.columns[0], PREVIEW_ROWS)
         st.dataframe(
             rows[[dataset.id_column, *spec.columns, target]],
@@ -513,7 +545,7 @@ def edit_from_table(table: Any) -> state.SchemaEdit:
 
 def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit | None:
     """An editable table of columns; returns the correction when the user applies it."""
-    from fusion_core.data import MODALITY_TYPES
+    from fusion_core.modalities import MODALITIES  # loads torch: only once a dataset is shown
 
     edited = st.data_editor(
         schema_table(dataset),
@@ -535,7 +567,7 @@ def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit
             ),
             "type": st.column_config.SelectboxColumn(
                 "type",
-                options=list(MODALITY_TYPES),
+                options=MODALITIES.names(),
                 help="How the column is read: numbers and categories (tabular), paths of images, audio or "
                 "series files, or free text.",
             ),

@@ -167,11 +167,7 @@ def method_diagram(
     from fusion_core.model import build_model
 
     name = method
-    if (
-        ":" not in method
-        and method in FUSIONS
-        and getattr(FUSIONS.get(method), "per_modality_baseline", False)
-    ):
+    if ":" not in method and method in FUSIONS and FUSIONS.get(method).per_modality_baseline:
         name = f"{method}:{next(iter(specs))}"
     config = ModelConfig(fusion=name, fusion_options=dict(fusion_options or {}), embedding_dim=embedding_dim)
     model = build_model(dict(specs), num_classes, config)

@@ -1,9 +1,9 @@
 """Run a trained model over some rows and keep what analysis needs: logits, exposed weights, fused features.
 
-Every analysis looks at the same few things a fusion method leaves behind
-during ``forward``: the logits, ``model.fusion.insight`` (per-sample weights
-such as attention or gates) and ``model.fusion.fused`` (the representation
-just before the head). ``run_model`` collects them batch by batch, optionally
+Every analysis looks at the same few things a fusion method returns from
+``model(inputs, masks, details=True)`` (a ``FusionOutput``): the logits, the
+per-sample weights (such as attention or gates) and the fused representation
+just before the head. ``run_model`` collects them batch by batch, optionally
 with some modalities hidden, exactly as if those modalities were missing from
 the data (zeros in the values, ``False`` in the presence mask).
 """
@@ -19,6 +19,7 @@ from torch import nn
 
 from fusion_core.data.types import PreparedData
 from fusion_core.errors import ConfigError
+from fusion_core.model import FusionModel
 
 BATCH_SIZE = 512
 
@@ -48,10 +49,9 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def check_modalities(model: nn.Module, data: PreparedData) -> list[str]:
+def check_modalities(model: FusionModel, data: PreparedData) -> list[str]:
     """The modality names the model reads, all of which ``data`` must hold."""
-    fusion = getattr(model, "fusion", None)
-    names = list(getattr(fusion, "in_dims", {}) or data.modalities)
+    names = list(model.fusion.in_dims)
     missing = [name for name in names if name not in data.modalities]
     if missing:
         raise ConfigError(
@@ -63,7 +63,7 @@ def check_modalities(model: nn.Module, data: PreparedData) -> list[str]:
 
 @torch.inference_mode()
 def run_model(
-    model: nn.Module,
+    model: FusionModel,
     data: PreparedData,
     rows: torch.Tensor | np.ndarray | None = None,
     *,
@@ -103,16 +103,14 @@ def run_model(
                     mask = torch.zeros_like(mask)
                 inputs[name] = values.to(device)
                 masks[name] = mask.to(device)
-            out = model(inputs, masks)
-            logits.append(out.float())
-            fusion = getattr(model, "fusion", None)
-            if keep_details and fusion is not None:
-                for key, value in (getattr(fusion, "insight", None) or {}).items():
-                    if isinstance(value, torch.Tensor) and value.ndim >= 1 and value.shape[0] == len(batch):
-                        insight.setdefault(key, []).append(value.detach().float())
-                value = getattr(fusion, "fused", None)
-                if isinstance(value, torch.Tensor) and value.ndim >= 1 and value.shape[0] == len(batch):
-                    fused.append(value.detach().float().reshape(len(batch), -1))
+            if not keep_details:
+                logits.append(model(inputs, masks).float())
+                continue
+            out = model(inputs, masks, details=True)
+            logits.append(out.logits.float())
+            for key, value in out.weights.items():
+                insight.setdefault(key, []).append(value.float())
+            fused.append(out.fused.float().reshape(len(batch), -1))
     finally:
         model.train(was_training)
         torch.set_num_threads(previous_threads)
@@ -128,7 +126,7 @@ def run_model(
 
 @torch.inference_mode()
 def subset_logits(
-    model: nn.Module,
+    model: FusionModel,
     data: PreparedData,
     rows: torch.Tensor | np.ndarray | None,
     subsets: Iterable[frozenset[str]],
@@ -139,11 +137,9 @@ def subset_logits(
 
     Hiding a modality zeroes its embedding, so each encoder runs once per batch and
     only the fusion step runs once per subset (``FusionModel.encode`` then
-    ``model.fusion``); a model without that split is run whole for each subset.
+    ``model.fusion``).
     """
     subsets = list(dict.fromkeys(frozenset(s) for s in subsets))
-    if not (hasattr(model, "encode") and hasattr(model, "fusion")):
-        return {s: run_model(model, data, rows, present=s, keep_details=False).logits for s in subsets}
     from fusion_core.training import resolve_threads
 
     rows = data.splits.test if rows is None else torch.as_tensor(rows, dtype=torch.long)

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from fusion_core.data.types import Dataset, PreparedData
+from fusion_core.modalities import MODALITIES
 
-SHOWN_AS = {"image": "image", "audio": "audio", "series": "series", "text": "text", "tabular": "table"}
 MAX_VECTOR_VALUES = 12
 
 
@@ -74,14 +74,15 @@ def _from_dataset(dataset: Dataset, row: int) -> dict[str, dict[str, Any]]:
     shown: dict[str, dict[str, Any]] = {}
     table_row = dataset.table.iloc[row]
     for name, spec in dataset.modalities.items():
-        entry: dict[str, Any] = {"type": spec.type, "shown_as": SHOWN_AS.get(spec.type, "table")}
+        kind = MODALITIES.get(spec.type)
+        entry: dict[str, Any] = {"type": spec.type, "shown_as": kind.shown_as}
         values = [table_row[column] for column in spec.columns]
-        if spec.type in ("image", "audio", "series"):
+        if kind.extensions:  # a media file
             raw = values[0] if values else None
             present = _has_value(raw)
             entry["present"] = present
             entry["path"] = str(dataset.resolve(str(raw).strip())) if present else None
-        elif spec.type == "text":
+        elif kind.shown_as == "text":
             texts = [str(v) for v in values if _has_value(v)]
             entry["present"] = bool(texts)
             entry["text"] = "\n".join(texts)

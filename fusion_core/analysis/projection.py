@@ -1,6 +1,6 @@
 """A map of the fused representation: every test sample as a point in 2-D.
 
-The fused representation (``model.fusion.fused``, the vector the head reads)
+The fused representation (``FusionOutput.fused``, the vector the head reads)
 has tens or hundreds of dimensions. Two projections squeeze it into a plane:
 
 - **PCA** keeps the two directions along which the samples vary most. It is
@@ -91,10 +91,7 @@ def project_fused(
         "class_names": list(data.class_names),
     }
     if outputs.fused is None:
-        method = getattr(model, "method", None) or getattr(
-            getattr(model, "fusion", None), "name", "this method"
-        )
-        return {"available": False, "note": f"{method} does not expose a fused representation", **base}
+        return {"available": False, "note": f"{model.method} does not expose a fused representation", **base}
     return {
         "available": True,
         **project_points(outputs.fused, tsne=tsne, max_tsne=max_tsne, seed=seed),

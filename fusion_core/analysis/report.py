@@ -22,6 +22,7 @@ from fusion_core.analysis.gradients import gradient_summary
 from fusion_core.analysis.misclassified import misclassified_samples
 from fusion_core.analysis.projection import project_fused
 from fusion_core.analysis.weights import collect_weights
+from fusion_core.baselines import NO_MODEL_MESSAGE, is_baseline_method
 from fusion_core.data.types import Dataset, PreparedData, Splits
 from fusion_core.errors import ConfigError, DataError
 
@@ -48,6 +49,8 @@ def analyze_run(
     ``weights``, ``gradients``, ``projection``, ``misclassified`` and
     ``summary`` (the plain-words notes, in reading order).
     """
+    if is_baseline_method(run.method):
+        raise ConfigError(f"run {run.label!r} {NO_MODEL_MESSAGE}")
     model = getattr(run, "model", None)
     if model is None:
         raise ConfigError(

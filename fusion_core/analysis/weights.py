@@ -2,8 +2,8 @@
 
 Some methods decide *per sample* how much to trust each modality: attention
 fusion computes softmax weights over the modalities, gated fusion a gate per
-modality, late fusion may weigh each modality's vote. They leave those
-weights in ``model.fusion.insight`` during ``forward``. Collected over the test
+modality, late fusion may weigh each modality's vote. They return those
+weights with the logits (``model(inputs, masks, details=True).weights``). Collected over the test
 split and grouped by true class, they show whether the model learned to rely
 on, say, the audio for one class and the image for another.
 """
@@ -94,7 +94,7 @@ def collect_weights(
     *,
     outputs: ModelOutputs | None = None,
 ) -> dict:
-    """The weights ``model.fusion.insight`` holds for every row (default: the test split), summarised.
+    """The per-sample weights the model's fusion method returns for every row (default: the test split), summarised.
 
     Returns ``available`` (whether the method exposes any), ``kinds`` (see
     ``summarize_weights``), ``y_true``, ``class_names`` and ``note``. ``outputs``
@@ -105,7 +105,7 @@ def collect_weights(
     outputs = outputs if outputs is not None else run_model(model, data, rows)
     y_true = data.labels[rows].numpy()
     kinds = summarize_weights(outputs.insight, y_true, data.class_names, modalities)
-    method = getattr(model, "method", None) or getattr(getattr(model, "fusion", None), "name", "this method")
+    method = model.method
     return {
         "available": bool(kinds),
         "method": method,

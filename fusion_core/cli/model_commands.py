@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fusion_core.baselines import BASELINE_CHOICES, DEFAULT_BASELINES
 from fusion_core.config import (
     SCHEDULES,
     DataConfig,
@@ -28,8 +29,7 @@ from fusion_core.config import (
 from fusion_core.device import DEVICE_CHOICES
 from fusion_core.errors import ConfigError
 
-FORM_SOURCES = {"vector": "tabular, text", "grid": "image, audio", "sequence": "series", "tokens": "text"}
-"""Which modality types usually arrive in each tensor form (see the preprocessing options)."""
+PREVIEW_ROWS = 10
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,8 +46,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train one fusion model and save it as a run",
         description="Train one fusion model on a dataset, print its test metrics and save it as a run.",
     )
-    _add_data_argument(train)
-    train.add_argument("--fusion", required=True, metavar="NAME", help="fusion method, or only:<modality>")
+    train.add_argument(
+        "--data",
+        metavar="PATH|NAME",
+        help="a bundle (zip or folder) or a sample dataset name (with --config: use this data instead)",
+    )
+    train.add_argument(
+        "--config",
+        metavar="FILE",
+        help="repeat a run: its configuration JSON ('fusion-explorer runs show ID > run-config.json'); "
+        "--data, --epochs, --seed and --device override it",
+    )
+    train.add_argument("--fusion", metavar="NAME", help="fusion method, or only:<modality>")
     train.add_argument(
         "--encoder",
         action="append",
@@ -81,6 +91,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per method (default 1)")
     compare.add_argument("--folds", type=int, metavar="K", help="stratified K-fold cross-validation")
     compare.add_argument(
+        "--baselines",
+        choices=BASELINE_CHOICES,
+        metavar="|".join(BASELINE_CHOICES),
+        help=f"classical sk: rows to add on the same splits and seeds (default {DEFAULT_BASELINES} with "
+        "--methods all, none with a list); see 'fusion-explorer methods'",
+    )
+    compare.add_argument(
         "--tune",
         type=int,
         default=0,
@@ -92,7 +109,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=run_compare)
 
     runs = subparsers.add_parser(
-        "runs", help="list the saved runs", description="List the saved runs, newest first."
+        "runs",
+        help="list the saved runs, or show one run's configuration",
+        description="List the saved runs, newest first; 'runs show ID' prints a run's configuration JSON, "
+        "which 'train --config' repeats.",
     )
     runs.add_argument(
         "--runs-dir", metavar="DIR", help="run registry folder (default $FUSION_EXPLORER_RUNS or ./runs)"
@@ -100,6 +120,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     runs.add_argument("--dataset", metavar="NAME", help="only the runs on this dataset")
     runs.add_argument("--json", action="store_true", help="print one JSON list")
     runs.set_defaults(handler=run_runs)
+    runs_commands = runs.add_subparsers(dest="runs_command", metavar="show")
+    show = runs_commands.add_parser(
+        "show",
+        help="print a run's configuration JSON (every option; 'train --config' repeats it)",
+        description="Print a run's configuration JSON: every preprocessing, encoder, fusion and training "
+        "option. Save it and repeat the run with: fusion-explorer train --config FILE",
+    )
+    show.add_argument("run_id", metavar="ID", help="the run id (see 'fusion-explorer runs')")
+    show.add_argument("--runs-dir", metavar="DIR", default=argparse.SUPPRESS, help="run registry folder")
+    show.set_defaults(handler=run_runs_show)
+
+    predict = subparsers.add_parser(
+        "predict",
+        help="predict new samples with a saved run",
+        description="Predict new samples (a bundle, a CSV table or per-modality files, labelled or not) "
+        "with a saved run, using its saved preprocessing. One row per sample: id, predicted class, a "
+        "probability per class and which modalities were present.",
+    )
+    predict.add_argument("--run", required=True, metavar="ID", help="the run id (see 'fusion-explorer runs')")
+    predict.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        metavar="PATH",
+        help="a bundle (zip or folder), a CSV table, or several per-modality files paired by id",
+    )
+    predict.add_argument("--out", metavar="FILE", help="write the predictions to this CSV file")
+    predict.add_argument("--runs-dir", metavar="DIR", help="run registry folder")
+    predict.add_argument("--json", action="store_true", help="print one JSON document")
+    predict.set_defaults(handler=run_predict)
+
+    export = subparsers.add_parser(
+        "export",
+        help="export a run as a zip (or its network as ONNX)",
+        description="Write a run as one zip (configuration, weights as a state dict, fitted preprocessing, "
+        "metrics, predictions and a Markdown model card; no pickle), and/or its network as an ONNX file.",
+    )
+    export.add_argument("--run", required=True, metavar="ID", help="the run id (see 'fusion-explorer runs')")
+    export.add_argument("--out", metavar="FILE.zip", help="write the run zip here")
+    export.add_argument(
+        "--onnx", metavar="FILE.onnx", help="write the network here as ONNX (needs the [onnx] extra)"
+    )
+    export.add_argument("--runs-dir", metavar="DIR", help="run registry folder")
+    export.set_defaults(handler=run_export)
+
+    import_ = subparsers.add_parser(
+        "import",
+        help="import a run zip made by 'export'",
+        description="Check a run zip completely (file names, sizes, no pickled code, weights that fit the "
+        "model its configuration builds) and add it to the run registry.",
+    )
+    import_.add_argument("zip", metavar="FILE.zip", help="a run zip made by 'fusion-explorer export'")
+    import_.add_argument("--runs-dir", metavar="DIR", help="run registry folder")
+    import_.set_defaults(handler=run_import)
 
 
 def _add_data_argument(parser: argparse.ArgumentParser) -> None:
@@ -147,12 +221,14 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_methods(args: argparse.Namespace) -> int:
+    from fusion_core.baselines import describe_baselines
     from fusion_core.encoders import ENCODERS
     from fusion_core.fusion import FUSIONS
+    from fusion_core.modalities import MODALITIES
 
     fusions = [
         {
-            "name": f"{name}:<modality>" if getattr(cls, "per_modality_baseline", False) else name,
+            "name": f"{name}:<modality>" if cls.per_modality_baseline else name,
             "title": cls.title,
             "level": cls.level,
             "summary": cls.summary,
@@ -165,17 +241,24 @@ def run_methods(args: argparse.Namespace) -> int:
             "title": cls.title,
             "forms": sorted(cls.accepts),
             "modality_types": sorted(
-                {t for form in cls.accepts for t in FORM_SOURCES.get(form, "").split(", ") if t}
+                {t for t in MODALITIES.names() if set(MODALITIES.get(t).forms) & set(cls.accepts)}
             ),
             "summary": cls.summary,
         }
         for name, cls in ENCODERS.items()
     ]
+    baselines = describe_baselines()
     if args.json:
-        print(json.dumps({"fusion_methods": fusions, "encoders": encoders}, indent=2))
+        print(json.dumps({"fusion_methods": fusions, "encoders": encoders, "baselines": baselines}, indent=2))
         return 0
     print("Fusion methods (use with --fusion)")
     print(_table([[f["name"], f["level"], f["summary"]] for f in fusions], ["name", "level", "summary"]))
+    print()
+    print(
+        "Classical baselines (scikit-learn on per-modality feature vectors; use with --fusion or "
+        f"compare --baselines {'|'.join(BASELINE_CHOICES)})"
+    )
+    print(_table([[b["name"], b["summary"]] for b in baselines], ["name", "summary"]))
     print()
     print("Encoders (use with --encoder MODALITY=ENCODER)")
     rows = [
@@ -190,18 +273,28 @@ def run_methods(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from fusion_core.baselines import is_baseline_method
     from fusion_core.data import load_dataset
     from fusion_core.encoders import ENCODERS
-    from fusion_core.experiment import run_experiment
     from fusion_core.fusion import FUSIONS, available_methods, split_method
     from fusion_core.modalities import prepare
     from fusion_core.options import check_options
-    from fusion_core.runs import RunStore
 
+    if args.config:
+        config = _config_from_file(args)
+        dataset = load_dataset(config.data.source)
+        return _train_and_report(args, config, prepare(dataset, config.data))
+    if not args.data or not args.fusion:
+        raise ConfigError(
+            "train needs --data and --fusion (e.g. --data digits-audio --fusion concat), or --config FILE "
+            "to repeat a saved run"
+        )
     encoders = parse_pairs(args.encoder, "--encoder", "MODALITY=ENCODER")
     fusion_options = parse_pairs(args.fusion_option, "--fusion-option", "KEY=VALUE")
     source = _source(args.data)
     dataset = load_dataset(source)
+    if is_baseline_method(args.fusion):
+        return _train_baseline(args, dataset, source)
     methods = available_methods(list(dataset.modalities))
     if args.fusion not in methods:
         raise ConfigError(f"unknown fusion method {args.fusion!r}; choose one of: {', '.join(methods)}")
@@ -224,7 +317,13 @@ def run_train(args: argparse.Namespace) -> int:
         ),
         train=_train_config(args),
     )
-    prepared = prepare(dataset, config.data)
+    return _train_and_report(args, config, prepare(dataset, config.data))
+
+
+def _train_and_report(args: argparse.Namespace, config: ExperimentConfig, prepared: Any) -> int:
+    from fusion_core.experiment import run_experiment
+    from fusion_core.runs import RunStore
+
     progress = None if args.json else _print_epoch(config.train.epochs)
     result = run_experiment(config, prepared=prepared, store=RunStore(args.runs_dir), on_epoch=progress)
     used_encoders = {
@@ -234,6 +333,52 @@ def run_train(args: argparse.Namespace) -> int:
         print(json.dumps(_train_json(result, args.data, used_encoders), indent=2))
         return 0
     print(_train_report(result, used_encoders, args.runs_dir))
+    return 0
+
+
+def _config_from_file(args: argparse.Namespace) -> ExperimentConfig:
+    """The configuration in ``--config``, with --data and the training flags given applied."""
+    from dataclasses import replace
+
+    mixed = [flag for flag, value in (("--fusion", args.fusion), ("--encoder", args.encoder),
+             ("--fusion-option", args.fusion_option)) if value]  # fmt: skip
+    if mixed:
+        raise ConfigError(f"{mixed[0]} cannot be combined with --config; edit the configuration file instead")
+    path = Path(args.config).expanduser()
+    try:
+        config = ExperimentConfig.from_json(path.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, AttributeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"{path.name} is not a run configuration ({reason}); save one with "
+            "'fusion-explorer runs show ID > run-config.json'"
+        ) from None
+    given = {"epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size, "lr": args.lr}
+    given |= {"patience": args.patience, "time_budget": args.time_budget, "schedule": args.schedule}
+    if args.device != "auto":
+        given["device"] = args.device
+    train = replace(config.train, **{key: value for key, value in given.items() if value is not None})
+    data = replace(config.data, source=_source(args.data)) if args.data else config.data
+    return replace(config, data=data, train=train)
+
+
+def _train_baseline(args: argparse.Namespace, dataset: Any, source: str) -> int:
+    """``train --fusion sk:…``: fit one classical baseline and save it as a run."""
+    from fusion_core.baselines import parse_baseline
+    from fusion_core.experiment import run_experiment
+    from fusion_core.runs import RunStore
+
+    parse_baseline(args.fusion, list(dataset.modalities))
+    if args.encoder or args.fusion_option:
+        raise ConfigError("an sk: baseline takes no --encoder or --fusion-option; leave them out")
+    config = ExperimentConfig(
+        data=DataConfig(source=source), model=ModelConfig(fusion=args.fusion), train=_train_config(args)
+    )
+    result = run_experiment(config, dataset=dataset, store=RunStore(args.runs_dir))
+    if args.json:
+        print(json.dumps(_train_json(result, args.data, {}), indent=2))
+        return 0
+    print(_train_report(result, {}, args.runs_dir))
     return 0
 
 
@@ -276,7 +421,8 @@ def _train_report(result: Any, encoders: dict[str, str], runs_dir: str | None) -
         f"{result.method} on {result.dataset_name}: {result.epochs_run} epochs, "
         f"{result.train_seconds:.1f} s on {result.device}, {result.params:,} parameters",
         explain_stop(result),
-        "encoders: " + ", ".join(f"{name}={enc}" for name, enc in encoders.items()),
+        "encoders: "
+        + (", ".join(f"{name}={enc}" for name, enc in encoders.items()) or "none (sk: baseline)"),
         "",
         "test metrics",
         _table(
@@ -310,9 +456,12 @@ def _train_report(result: Any, encoders: dict[str, str], runs_dir: str | None) -
         ),
         "",
         f"run id: {result.run_id}",
-        f"analyse it: fusion-explorer analyze --run {result.run_id}"
-        + (f" --runs-dir {runs_dir}" if runs_dir else ""),
     ]
+    if result.model is not None:
+        lines.append(
+            f"analyse it: fusion-explorer analyze --run {result.run_id}"
+            + (f" --runs-dir {runs_dir}" if runs_dir else "")
+        )
     return "\n".join(lines)
 
 
@@ -325,9 +474,11 @@ def run_compare(args: argparse.Namespace) -> int:
     from fusion_core.runs import RunStore
 
     def announce(result: Any, index: int, total: int) -> None:
+        stopped = result.stopped.replace("_", " ")
+        work = "fitted" if result.model is None else f"{result.epochs_run} epochs ({stopped})"
         print(
-            f"[{index}/{total}] {result.label}: macro-F1 {result.metrics['macro_f1']:.3f}, "
-            f"{result.epochs_run} epochs ({result.stopped.replace('_', ' ')}), {result.train_seconds:.1f} s",
+            f"[{index}/{total}] {result.label}: macro-F1 {result.metrics['macro_f1']:.3f}, {work}, "
+            f"{result.train_seconds:.1f} s",
             file=sys.stderr,
             flush=True,
         )
@@ -345,6 +496,7 @@ def run_compare(args: argparse.Namespace) -> int:
         args.methods,
         seeds=args.seeds,
         folds=args.folds,
+        baselines=args.baselines,
         train=train,
         tune=args.tune,
         store=RunStore(args.runs_dir),
@@ -459,6 +611,106 @@ def run_runs(args: argparse.Namespace) -> int:
             ["run id", "label", "dataset", "method", "macro-F1", "accuracy", "epochs", "created"],
         )
     )
+    return 0
+
+
+def run_runs_show(args: argparse.Namespace) -> int:
+    from fusion_core.runs import RunStore
+
+    store = RunStore(args.runs_dir)
+    print(store.load(args.run_id).config.to_json())
+    return 0
+
+
+# -----------------------------------------------------------------------------
+# predict, export, import
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from fusion_core.predict import predict_source
+    from fusion_core.runs import RunStore
+
+    run = RunStore(args.runs_dir).load(args.run)
+    source = args.data[0] if len(args.data) == 1 else [str(Path(p).expanduser()) for p in args.data]
+    result = predict_source(run, source)
+    if args.out:
+        Path(args.out).expanduser().write_text(result.to_csv())
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return 0
+    shown = result.table.head(PREVIEW_ROWS)
+    columns = ["id", "predicted", *[c for c in ("true",) if c in shown], "missing"]
+    columns += [f"prob_{name}" for name in result.class_names]
+    rows = [[_cell(row[c]) for c in columns] for _, row in shown.iterrows()]
+    print(f"{len(result.table)} samples predicted with run {run.run_id} ({run.method})")
+    print(_table(rows, columns))
+    if len(result.table) > PREVIEW_ROWS:
+        print(
+            f"… {len(result.table) - PREVIEW_ROWS} more rows"
+            + ("" if args.out else "; write them all with --out FILE")
+        )
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.metrics is not None:
+        m = result.metrics
+        print(f"\nagainst the labels given: accuracy {_num(m['accuracy'])}, macro-F1 {_num(m['macro_f1'])}")
+        print("confusion matrix (rows: true class, columns: predicted class)")
+        print(
+            _table(
+                [[n, *map(str, r)] for n, r in zip(result.class_names, m["confusion_matrix"], strict=True)],
+                ["", *result.class_names],
+            )
+        )
+    if args.out:
+        print(f"predictions written to {args.out}")
+    return 0
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from fusion_core.runs import RunStore
+
+    if not args.out and not args.onnx:
+        raise ConfigError("export needs --out FILE.zip (the whole run) and/or --onnx FILE.onnx (the network)")
+    store = RunStore(args.runs_dir)
+    run = store.load(args.run)
+    if args.out:
+        from fusion_core.portable import export_run
+
+        export_run(store, args.run, args.out)
+        print(
+            f"run {args.run} written to {args.out}; import it elsewhere with: fusion-explorer import {args.out}"
+        )
+    if args.onnx:
+        from fusion_core.errors import FusionExplorerError
+        from fusion_core.onnx_export import export_onnx, parity_on_test_split
+
+        export_onnx(run, args.onnx)
+        print(
+            f"network of run {args.run} written to {args.onnx} (inputs: each modality after preprocessing "
+            "plus <modality>_present; output: logits)"
+        )
+        try:
+            parity = parity_on_test_split(run, args.onnx)
+        except FusionExplorerError as exc:  # e.g. an imported run whose data is not on this machine
+            print(f"note: parity with PyTorch not checked ({exc})")
+        else:
+            print(
+                f"onnxruntime against PyTorch on the {parity.rows} test samples: max |logit difference| "
+                f"{parity.max_abs_diff:.2e}, same predicted classes: {'yes' if parity.same_predictions else 'no'}"
+            )
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from fusion_core.portable import import_run
+    from fusion_core.runs import RunStore
+
+    run_id = import_run(RunStore(args.runs_dir), args.zip)
+    print(f"imported as run {run_id}; see it with: fusion-explorer runs show {run_id}")
     return 0
 
 

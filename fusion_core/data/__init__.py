@@ -16,7 +16,6 @@ from fusion_core.data.sources import load_dataset
 from fusion_core.data.splits import kfold_splits, make_splits
 from fusion_core.data.types import (
     FORMS,
-    MODALITY_TYPES,
     Dataset,
     InputSpec,
     ModalitySpec,
@@ -28,7 +27,6 @@ from fusion_core.paths import cache_dir
 
 __all__ = [
     "FORMS",
-    "MODALITY_TYPES",
     "DataReport",
     "Dataset",
     "InputSpec",

@@ -42,14 +42,19 @@ IGNORED_MEMBERS = ("__MACOSX/", ".DS_Store", "Thumbs.db")
 """Files that archivers add on their own; they are skipped."""
 
 
-def load_bundle(path: str | os.PathLike[str], name: str | None = None) -> Dataset:
-    """Load and validate a bundle folder or ``.zip`` (manifest.csv + optional schema.json + media)."""
+def load_bundle(
+    path: str | os.PathLike[str], name: str | None = None, *, require_labels: bool = True
+) -> Dataset:
+    """Load and validate a bundle folder or ``.zip`` (manifest.csv + optional schema.json + media).
+
+    With ``require_labels=False`` (new data to predict) the label column may be absent or partly empty.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path} does not exist; give the path of a bundle folder or .zip file")
     path = path.resolve()
     if path.is_dir():
-        return _load_folder(path, name or path.name, zip_hash=None)
+        return _load_folder(path, name or path.name, zip_hash=None, require_labels=require_labels)
     if path.suffix.lower() != ".zip":
         raise DataError(
             f"{path.name} is not a bundle; give a folder or .zip holding manifest.csv, or several "
@@ -57,10 +62,12 @@ def load_bundle(path: str | os.PathLike[str], name: str | None = None) -> Datase
         )
     zip_hash = file_sha256(path)
     folder = extract_zip(path, cache_dir() / "bundles" / zip_hash)
-    return _load_folder(_bundle_root(folder, path.name), name or path.stem, zip_hash=zip_hash)
+    return _load_folder(
+        _bundle_root(folder, path.name), name or path.stem, zip_hash=zip_hash, require_labels=require_labels
+    )
 
 
-def _load_folder(root: Path, name: str, *, zip_hash: str | None) -> Dataset:
+def _load_folder(root: Path, name: str, *, zip_hash: str | None, require_labels: bool = True) -> Dataset:
     manifest_path = root / "manifest.csv"
     if not manifest_path.is_file():
         raise DataError(
@@ -79,6 +86,8 @@ def _load_folder(root: Path, name: str, *, zip_hash: str | None) -> Dataset:
     manifest_bytes = manifest_path.read_bytes()
     table = parse_table(manifest_bytes, "manifest.csv", text_columns=(id_column,))
     notes: list[str] = []
+    if target not in table.columns and not require_labels:
+        table[target] = ""
     if target not in table.columns:
         if schema.target:
             raise DataError(
@@ -116,6 +125,7 @@ def _load_folder(root: Path, name: str, *, zip_hash: str | None) -> Dataset:
         shown="manifest.csv",
         fix="fix the name in schema.json",
         target_fix='name the label column in schema.json as "target"',
+        require_labels=require_labels,
     )
 
 

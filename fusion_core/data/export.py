@@ -14,10 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-from fusion_core.data.schema import MEDIA_EXTENSIONS, schema_dict
+from fusion_core.data.schema import media_extensions, schema_dict
 from fusion_core.data.types import Dataset
-
-MEDIA_TYPES = tuple(MEDIA_EXTENSIONS)
 
 
 def save_bundle(dataset: Dataset, folder: Path) -> Path:
@@ -30,7 +28,7 @@ def save_bundle(dataset: Dataset, folder: Path) -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     for spec in dataset.modalities.values():
-        if spec.type not in MEDIA_TYPES:
+        if spec.type not in media_extensions():
             continue
         for relative in dataset.table[spec.columns[0]].dropna().astype(str):
             relative = relative.strip()

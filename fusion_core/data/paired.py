@@ -49,8 +49,12 @@ def load_paired_files(
     *,
     id_column: str | None = None,
     target: str | None = None,
+    require_labels: bool = True,
 ) -> Dataset:
-    """Pair per-modality files by id into one ``Dataset`` (see the module docstring)."""
+    """Pair per-modality files by id into one ``Dataset`` (see the module docstring).
+
+    With ``require_labels=False`` (new data to predict) the label column may be absent or partly empty.
+    """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     if not paths:
@@ -76,6 +80,9 @@ def load_paired_files(
                 "pair samples (choose its name with id_column / --id-column)"
             )
     labelled = [s for s in tables if target in s.table.columns]
+    if not labelled and tables and not require_labels:
+        tables[0].table[target] = ""
+        labelled = tables[:1]
     if not labelled:
         raise DataError(
             f"no table has a {target!r} column; add the class of each sample as a {target!r} column to one "
@@ -113,6 +120,7 @@ def load_paired_files(
         shown="the paired tables",
         fix="check the column names",
         target_fix="name the label column with target / --target",
+        require_labels=require_labels,
     )
 
 

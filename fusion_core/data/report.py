@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fusion_core.data.schema import modality_types
 from fusion_core.data.types import Dataset
 
 LEAK_ACCURACY = 0.98
@@ -104,7 +105,10 @@ def build_report(dataset: Dataset) -> DataReport:
     warnings = _class_warnings(classes, len(table))
     for summary in summaries:
         warnings += _absence_warnings(summary, len(table))
-    tabular = [c for spec in dataset.modalities.values() if spec.type == "tabular" for c in spec.columns]
+    types = modality_types()
+    tabular = [
+        c for spec in dataset.modalities.values() if types.get(spec.type).table_columns for c in spec.columns
+    ]
     warnings += _column_warnings(table, tabular, labels)
     return DataReport(
         name=dataset.name,
@@ -124,7 +128,7 @@ def _summarize(table: pd.DataFrame, spec) -> ModalitySummary:
     frame = table[spec.columns]
     missing = _missing(frame)
     absent = int(missing.all(axis=1).sum())
-    if spec.type == "tabular":
+    if modality_types().get(spec.type).table_columns:
         first = frame.loc[~missing.all(axis=1)].head(1)
         examples = [
             f"{column}={_format_value(first[column].iloc[0])}"
@@ -171,7 +175,7 @@ def _class_warnings(classes: dict[str, int], n: int) -> list[str]:
 
 def _absence_warnings(summary: ModalitySummary, n: int) -> list[str]:
     warnings = []
-    if summary.type == "tabular":
+    if modality_types().get(summary.type).table_columns:
         for column, count in summary.missing_values.items():
             warnings.append(
                 f"column {column!r} has {count} missing values ({count / n:.1%}); they will be imputed"

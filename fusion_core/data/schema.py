@@ -18,12 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from fusion_core.data.readers import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, SERIES_EXTENSIONS
-from fusion_core.data.types import MODALITY_TYPES, Dataset, ModalitySpec
+from fusion_core.data.types import Dataset, ModalitySpec
 from fusion_core.errors import DataError
-
-MEDIA_EXTENSIONS = {"image": IMAGE_EXTENSIONS, "audio": AUDIO_EXTENSIONS, "series": SERIES_EXTENSIONS}
-"""File extensions that make a column of paths a media modality, by modality type."""
 
 TEXT_MIN_WORDS = 3.0
 """A string column is free text when its values have at least this many words on average…"""
@@ -92,14 +88,15 @@ def normalize_modalities(
                 f'{shown} modality {name!r} must be an object like {{"type": "tabular", "columns": […]}}, '
                 f"not a {_json_type(entry)}"
             )
-        if kind not in MODALITY_TYPES:
+        types = modality_types()
+        if kind not in types.names():
             raise DataError(
-                f"{shown} modality {name!r} has type {kind!r}; choose one of: {', '.join(MODALITY_TYPES)}"
+                f"{shown} modality {name!r} has type {kind!r}; choose one of: {', '.join(types.names())}"
             )
         columns = list(columns)
         if not columns or not all(isinstance(c, str) and c for c in columns):
             raise DataError(f"{shown} modality {name!r} needs at least one column name (strings)")
-        if kind != "tabular" and len(columns) != 1:
+        if not types.get(kind).table_columns and len(columns) != 1:
             raise DataError(
                 f"{shown} modality {name!r} of type {kind} takes exactly one column, got {len(columns)} "
                 f"({', '.join(columns)}); make one modality per column"
@@ -118,6 +115,23 @@ def _entry_columns(name: str, entry: Mapping[str, Any], shown: str) -> list[str]
     raise DataError(
         f'{shown} modality {name!r} needs "columns" (a list of column names) or "column" (one column name)'
     )
+
+
+def modality_types() -> Any:
+    """The modality-type registry (``fusion_core.modalities.MODALITIES``).
+
+    Imported on call: the modality types read their files through this package,
+    so importing them at the top would be circular.
+    """
+    from fusion_core.modalities import MODALITIES
+
+    return MODALITIES
+
+
+def media_extensions() -> dict[str, tuple[str, ...]]:
+    """File extensions that make a column of paths a media modality, by modality type."""
+    types = modality_types()
+    return {name: types.get(name).extensions for name in types.names() if types.get(name).extensions}
 
 
 def infer_modalities(
@@ -183,7 +197,7 @@ def infer_column_type(values: pd.Series, *, media: bool = True) -> str | None:
 
 def _media_kind(strings: pd.Series) -> str | None:
     suffixes = strings.str.lower().str.extract(r"(\.[a-z0-9]+)$", expand=False)
-    for kind, extensions in MEDIA_EXTENSIONS.items():
+    for kind, extensions in media_extensions().items():
         if suffixes.isin(extensions).mean() > 0.5:
             return kind
     return None
@@ -192,7 +206,7 @@ def _media_kind(strings: pd.Series) -> str | None:
 def media_type_of_extension(suffix: str) -> str | None:
     """``image`` / ``audio`` / ``series`` for a file extension such as ``.png``, else None."""
     suffix = suffix.lower()
-    for kind, extensions in MEDIA_EXTENSIONS.items():
+    for kind, extensions in media_extensions().items():
         if suffix in extensions:
             return kind
     return None
@@ -263,6 +277,7 @@ def with_schema(
     *,
     modalities: Mapping[str, ModalitySpec | Mapping[str, Any]] | None = None,
     target: str | None = None,
+    require_labels: bool = True,
 ) -> Dataset:
     """A re-validated copy of ``dataset`` with the user's corrections.
 
@@ -291,7 +306,7 @@ def with_schema(
     already_hashed = {
         path
         for spec in dataset.modalities.values()
-        if spec.type in MEDIA_EXTENSIONS
+        if spec.type in media_extensions()
         for path in dataset.table[spec.columns[0]].dropna()
     }
 
@@ -312,6 +327,7 @@ def with_schema(
         shown="the dataset",
         fix="choose one of its columns",
         target_fix="choose another target column",
+        require_labels=require_labels,
     )
 
 

@@ -12,16 +12,20 @@ from fusion_core.data.types import Dataset
 from fusion_core.errors import DataError
 
 
-def load_dataset(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> Dataset:
+def load_dataset(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, require_labels: bool = True
+) -> Dataset:
     """Load a dataset from a sample name, a bundle path, or a list of per-modality files.
 
     - a sample dataset name (see ``fusion-explorer datasets``) is built on first use;
     - a path to a folder or ``.zip`` holding ``manifest.csv`` is loaded as a bundle;
     - a list or tuple of paths (CSV tables, zips or folders of media files) is
       paired by id; a single ``.csv`` path is read the same way, as one table.
+
+    ``require_labels=False`` loads new data to predict, whose label column may be absent or partly empty.
     """
     if isinstance(source, list | tuple):
-        return load_paired_files(list(source))
+        return load_paired_files(list(source), require_labels=require_labels)
     if not isinstance(source, str | os.PathLike):
         raise DataError(
             f"cannot load a dataset from a {type(source).__name__}; give a sample name, a path, or a list of paths"
@@ -29,12 +33,12 @@ def load_dataset(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str
     text = os.fspath(source)
     samples = sample_names()
     if isinstance(source, str) and text in samples:
-        return load_bundle(sample_folder(text), name=text)
+        return load_bundle(sample_folder(text), name=text, require_labels=require_labels)
     path = Path(text).expanduser()
     if path.exists():
         if path.is_file() and path.suffix.lower() == ".csv":
-            return load_paired_files([path])
-        return load_bundle(path)
+            return load_paired_files([path], require_labels=require_labels)
+        return load_bundle(path, require_labels=require_labels)
     available = f"one of: {', '.join(samples)}" if samples else "none are installed"
     raise DataError(
         f"unknown dataset {text!r}: it is not a sample dataset ({available}) and no file or folder exists "

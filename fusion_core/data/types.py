@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 import torch
 
-MODALITY_TYPES = ("tabular", "image", "text", "audio", "series")
+# The modality types (tabular, image, text, audio, series, …) are the registry
+# ``fusion_core.modalities.MODALITIES``: one file per type, which declares everything about it.
 
 # The form of a prepared tensor decides which encoders can read it.
 #   vector   float (N, D)          tabular features, bag-of-words, flattened pixels

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from fusion_core.data import readers
 from fusion_core.data.schema import (
-    MEDIA_EXTENSIONS,
     check_modalities,
     is_unsafe_relative_path,
+    media_extensions,
+    modality_types,
     schema_fingerprint,
 )
 from fusion_core.data.types import Dataset, ModalitySpec
@@ -28,8 +28,6 @@ from fusion_core.errors import DataError
 
 MIN_CLASS_SAMPLES = 3
 """A class needs a sample in each of the training, validation and test sets."""
-
-MEDIA_TYPES = tuple(MEDIA_EXTENSIONS)
 
 _validated_media: set[str] = set()
 """Content hashes whose media files were all read successfully in this process."""
@@ -48,6 +46,7 @@ def finish_dataset(
     shown: str,
     fix: str,
     target_fix: str,
+    require_labels: bool = True,
 ) -> Dataset:
     """Validate everything and build the ``Dataset``.
 
@@ -55,14 +54,16 @@ def finish_dataset(
     referenced media paths that computes it (folder bundles hash the files they use).
     ``shown`` names the table in messages ("manifest.csv"), ``fix`` says where to
     correct a column name and ``target_fix`` how to name another label column.
+    ``require_labels=False`` skips the label checks (new data to predict need not be labelled).
     """
     table = table.reset_index(drop=True)
     if target not in table.columns:
         raise DataError(f"{shown} has no {target!r} column; {target_fix}")
     table[id_column] = check_ids(table, id_column)
-    check_labels(table, target, table[id_column])
+    if require_labels:
+        check_labels(table, target, table[id_column])
     check_modalities(table, modalities, target=target, id_column=id_column, shown=shown, fix=fix)
-    media = {n: s for n, s in modalities.items() if s.type in MEDIA_TYPES}
+    media = {n: s for n, s in modalities.items() if s.type in media_extensions()}
     for spec in media.values():
         column = spec.columns[0]
         table[column] = normalize_paths(table[column])
@@ -156,7 +157,7 @@ def check_paths(values: pd.Series, spec: ModalitySpec, root: Path, shown: str) -
     """Paths stay inside the bundle (symbolic links included) and end with an extension of the modality's type."""
     column = spec.columns[0]
     real_root = os.path.realpath(root)
-    extensions = MEDIA_EXTENSIONS[spec.type]
+    extensions = media_extensions()[spec.type]
     inside: dict[str, bool] = {}  # folder -> whether it really lies inside the bundle
     for value in values.dropna().unique():
         folder = value.rpartition("/")[0]
@@ -194,22 +195,8 @@ def check_files_exist(root: Path, paths: list[str], shown: str) -> None:
 
 
 def check_media_readable(root: Path, values: pd.Series, spec: ModalitySpec) -> None:
-    """Open every referenced file of one media modality; series must agree on their channels."""
-    channels: dict[int, str] = {}
-    for value in values.dropna().unique():
-        path = root / value
-        if spec.type == "image":
-            readers.check_image(path)
-        elif spec.type == "audio":
-            readers.read_audio(path)
-        else:
-            channels.setdefault(readers.read_series(path).shape[1], value)
-            if len(channels) > 1:
-                (a, first), (b, second) = list(channels.items())[:2]
-                raise DataError(
-                    f"series files of modality {spec.name!r} have different numbers of channels "
-                    f"({a} in {first}, {b} in {second}); every file of one modality needs the same channels"
-                )
+    """Open every referenced file of one media modality, as its modality type checks them."""
+    modality_types().get(spec.type).check_files(root, list(values.dropna().unique()), spec)
 
 
 def hash_files(root: Path, paths: Iterable[str], head: bytes = b"") -> str:

@@ -25,17 +25,25 @@ from fusion_core.fusion import (  # noqa: F401  (fill the registry)
     tensor,
     unimodal,
 )
-from fusion_core.fusion.base import FUSIONS, Fusion
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput
 from fusion_core.options import check_options
 
 FAMILIES = ("early", "intermediate", "late")
 """Where fusion happens: on the raw data, on learned features, or on each modality's decision."""
 
-__all__ = ["FAMILIES", "FUSIONS", "Fusion", "available_methods", "create_fusion", "split_method"]
+__all__ = [
+    "FAMILIES",
+    "FUSIONS",
+    "Fusion",
+    "FusionOutput",
+    "available_methods",
+    "create_fusion",
+    "split_method",
+]
 
 
 def _is_baseline(cls: type[Fusion]) -> bool:
-    return bool(getattr(cls, "per_modality_baseline", False))
+    return cls.per_modality_baseline
 
 
 def available_methods(modality_names: Sequence[str]) -> list[str]:

@@ -7,7 +7,14 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from fusion_core.fusion.base import FUSIONS, Fusion, classifier_head, masked_softmax, presence_matrix
+from fusion_core.fusion.base import (
+    FUSIONS,
+    Fusion,
+    FusionOutput,
+    classifier_head,
+    masked_softmax,
+    presence_matrix,
+)
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -61,12 +68,10 @@ class AttentionFusion(Fusion):
         self.head = classifier_head(dim, num_classes, hidden=hidden, dropout=dropout)
         self.fused_dim = dim
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         names = self.modality_names
         projected = torch.stack([self.project[m](features[m]) for m in names], dim=1)  # (N, M, dim)
         scores = torch.cat([self.score[m](projected[:, i]) for i, m in enumerate(names)], dim=1)  # (N, M)
         weights = masked_softmax(scores, presence_matrix(masks, names))
         fused = (weights.unsqueeze(-1) * projected).sum(dim=1)
-        self.insight = {"attention": weights.detach()}
-        self.fused = fused.detach()
-        return self.head(fused)
+        return FusionOutput(self.head(fused), fused, {"attention": weights})

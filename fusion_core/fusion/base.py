@@ -11,14 +11,25 @@ page and ``fusion-explorer methods`` render:
 families: "early" (data-level), "intermediate" (feature-level) or "late"
 (decision-level).
 
-During ``forward`` a method stores what a learner may want to look at:
-``self.insight`` (e.g. ``{"attention": (N, M)}`` per-sample weights, detached)
-and ``self.fused`` (the fused representation ``(N, D)`` before the head, detached).
+A method implements ``fuse``, which returns a ``FusionOutput``: the logits, the
+fused representation ``(N, fused_dim)`` the head reads, and the per-sample
+weights a learner may want to look at (e.g. ``{"attention": (N, M)}``).
+``forward`` returns the logits alone, or the whole ``FusionOutput`` when called
+with ``details=True``. A method keeps no per-call state, so one model can serve
+many callers at once.
+
+Besides the teaching text, every method declares what callers may rely on:
+``fused_dim`` (the size of the fused representation), ``head`` (the classifier
+head, one per modality for late fusion), ``head_options`` (the constructor
+options that shape the head), ``per_modality_baseline`` (an ``only:<modality>``
+baseline that reads one modality) and ``fixed_encoder`` (the encoder every
+modality must use, ``None`` when any fits).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
@@ -26,6 +37,20 @@ from torch import nn
 
 from fusion_core.errors import ConfigError
 from fusion_core.registry import Registry
+
+
+@dataclass
+class FusionOutput:
+    """What one forward pass of a fusion method gives when asked for details.
+
+    ``logits`` ``(N, C)``; ``fused`` ``(N, fused_dim)``, the representation the head reads
+    (per-modality probabilities for late fusion); ``weights``, named per-sample weights
+    such as ``{"attention": (N, M)}`` (empty for methods that expose none).
+    """
+
+    logits: torch.Tensor
+    fused: torch.Tensor
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Fusion(nn.Module):
@@ -42,6 +67,12 @@ class Fusion(nn.Module):
     min_modalities: ClassVar[int] = 2
     option_help: ClassVar[dict[str, str]] = {}
     option_choices: ClassVar[dict[str, tuple]] = {}
+    per_modality_baseline: ClassVar[bool] = False
+    fixed_encoder: ClassVar[str | None] = None
+    head_options: ClassVar[tuple[str, ...]] = ("hidden", "dropout")
+
+    fused_dim: int
+    head: nn.Module
 
     def __init__(self, in_dims: Mapping[str, int], num_classes: int) -> None:
         super().__init__()
@@ -52,20 +83,31 @@ class Fusion(nn.Module):
             )
         self.in_dims = dict(in_dims)
         self.num_classes = num_classes
-        self.insight: dict[str, torch.Tensor] = {}
-        self.fused: torch.Tensor | None = None
 
     @property
     def modality_names(self) -> list[str]:
         return list(self.in_dims)
+
+    def fuse(
+        self,
+        features: Mapping[str, torch.Tensor],
+        masks: Mapping[str, torch.Tensor],
+        sequences: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> FusionOutput:
+        """Fuse ``{name: (N, d)}`` features (with ``{name: (N,)}`` presence masks) and classify."""
+        raise NotImplementedError
 
     def forward(
         self,
         features: Mapping[str, torch.Tensor],
         masks: Mapping[str, torch.Tensor],
         sequences: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
-    ) -> torch.Tensor:
-        raise NotImplementedError
+        *,
+        details: bool = False,
+    ) -> torch.Tensor | FusionOutput:
+        """The logits ``(N, C)``; with ``details=True`` the whole ``FusionOutput``."""
+        output = self.fuse(features, masks, sequences)
+        return output if details else output.logits
 
 
 FUSIONS: Registry[Fusion] = Registry("fusion method")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import torch
 
-from fusion_core.fusion.base import FUSIONS, Fusion, classifier_head, zero_absent
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -41,7 +41,6 @@ class ConcatFusion(Fusion):
         self.fused_dim = sum(self.in_dims.values())
         self.head = classifier_head(self.fused_dim, num_classes, hidden=hidden, dropout=dropout)
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         fused = torch.cat([zero_absent(features[m], masks[m]) for m in self.modality_names], dim=1)
-        self.fused = fused.detach()
-        return self.head(fused)
+        return FusionOutput(self.head(fused), fused)

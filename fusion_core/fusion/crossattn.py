@@ -9,7 +9,7 @@ from torch import nn
 
 from fusion_core.encoders.base import masked_mean
 from fusion_core.errors import ConfigError
-from fusion_core.fusion.base import FUSIONS, Fusion, classifier_head, zero_absent
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -88,7 +88,7 @@ class CrossAttentionFusion(Fusion):
             padding[m] = raw_padding | ~masks[m].bool().unsqueeze(1)  # an absent modality is all padding
         return steps, padding
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         names = self.modality_names
         steps, padding = self._steps(features, masks, sequences or {})
         first = steps[names[0]]
@@ -111,6 +111,5 @@ class CrossAttentionFusion(Fusion):
                 torch.stack([by_partner.get(o, shares.new_zeros(shares.shape[0])) for o in names], -1)
             )
         fused = torch.cat(pooled, dim=1)
-        self.insight = {"cross_attention": torch.stack(looks, dim=1).detach()}  # (N, M looking, M looked at)
-        self.fused = fused.detach()
-        return self.head(fused)
+        looked = torch.stack(looks, dim=1)  # (N, M looking, M looked at)
+        return FusionOutput(self.head(fused), fused, {"cross_attention": looked})

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from fusion_core.fusion.base import FUSIONS, Fusion, zero_absent
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, zero_absent
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -39,7 +39,8 @@ class EarlyFusion(Fusion):
     level = "early"
     # Width and dropout measured on four datasets of 569 to 5,000 rows (macro-F1, 1-3 seeds):
     # hidden 256 with dropout 0.3 beat hidden 128 with 0.1 on every one (+0.003 to +0.02).
-    fixed_encoder: ClassVar[str] = "flatten"
+    fixed_encoder: ClassVar[str | None] = "flatten"
+    head_options: ClassVar[tuple[str, ...]] = ("hidden", "layers", "dropout")
     """Every modality is given this encoder, whatever the model configuration says."""
 
     option_help = {
@@ -68,7 +69,6 @@ class EarlyFusion(Fusion):
         self.head = nn.Sequential(*blocks, nn.Linear(width, num_classes))
         self.fused_dim = sum(self.in_dims.values())
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         joined = torch.cat([zero_absent(features[m], masks[m]) for m in self.modality_names], dim=1)
-        self.fused = joined.detach()
-        return self.head(joined)
+        return FusionOutput(self.head(joined), joined)

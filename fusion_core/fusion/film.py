@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fusion_core.errors import ConfigError
-from fusion_core.fusion.base import FUSIONS, Fusion, classifier_head, zero_absent
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -70,7 +70,7 @@ class FiLMFusion(Fusion):
         self.fused_dim = dim * len(self.modulated)
         self.head = classifier_head(self.fused_dim, num_classes, hidden=hidden, dropout=dropout)
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         condition = zero_absent(features[self.condition], masks[self.condition])
         parts = []
         for m in self.modulated:
@@ -78,5 +78,4 @@ class FiLMFusion(Fusion):
             scale, shift = zero_absent(self.film[m](condition), masks[self.condition]).chunk(2, dim=-1)
             parts.append(torch.relu((1 + scale) * h + shift))
         fused = torch.cat(parts, dim=1)
-        self.fused = fused.detach()
-        return self.head(fused)
+        return FusionOutput(self.head(fused), fused)

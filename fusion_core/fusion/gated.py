@@ -10,6 +10,7 @@ from torch import nn
 from fusion_core.fusion.base import (
     FUSIONS,
     Fusion,
+    FusionOutput,
     classifier_head,
     masked_softmax,
     presence_matrix,
@@ -65,7 +66,7 @@ class GatedFusion(Fusion):
         self.head = classifier_head(dim, num_classes, hidden=hidden, dropout=dropout)
         self.fused_dim = dim
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         names = self.modality_names
         inputs = [zero_absent(features[m], masks[m]) for m in names]
         candidates = torch.stack(
@@ -74,6 +75,4 @@ class GatedFusion(Fusion):
         gate_scores = self.gate(torch.cat(inputs, dim=1)).view(-1, len(names), self.dim)  # (N, M, dim)
         gates = masked_softmax(gate_scores, presence_matrix(masks, names))
         fused = (gates * candidates).sum(dim=1)
-        self.insight = {"gates": gates.mean(dim=-1).detach()}
-        self.fused = fused.detach()
-        return self.head(fused)
+        return FusionOutput(self.head(fused), fused, {"gates": gates.mean(dim=-1)})

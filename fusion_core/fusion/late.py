@@ -10,6 +10,7 @@ from torch import nn
 from fusion_core.fusion.base import (
     FUSIONS,
     Fusion,
+    FusionOutput,
     classifier_head,
     masked_log_softmax,
     presence_matrix,
@@ -72,7 +73,7 @@ class LateFusion(Fusion):
         self.modality_scores = nn.Parameter(torch.zeros(len(self.in_dims)))
         self.fused_dim = len(self.in_dims) * num_classes
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         names = self.modality_names
         log_probs = torch.stack(
             [self.head[m](zero_absent(features[m], masks[m])).log_softmax(dim=-1) for m in names], dim=1
@@ -88,7 +89,7 @@ class LateFusion(Fusion):
         else:
             logits = torch.logsumexp(log_weights.unsqueeze(-1) + log_probs, dim=1)  # log Σ w_m p_m
             weights = log_weights.exp()
-        probabilities = log_probs.exp().detach()
-        self.insight = {"weights": weights.detach(), "probabilities": probabilities}
-        self.fused = probabilities.flatten(1)
-        return logits
+        probabilities = log_probs.exp()
+        return FusionOutput(
+            logits, probabilities.flatten(1), {"weights": weights, "probabilities": probabilities}
+        )

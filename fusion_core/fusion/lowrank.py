@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from fusion_core.fusion.base import FUSIONS, Fusion, classifier_head, zero_absent
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -65,7 +65,7 @@ class LowRankFusion(Fusion):
         self.head = classifier_head(dim, num_classes, hidden=hidden, dropout=dropout)
         self.fused_dim = dim
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         product = None
         for m in self.modality_names:
             x = zero_absent(features[m], masks[m])
@@ -73,5 +73,4 @@ class LowRankFusion(Fusion):
             term = torch.einsum("nd,rdo->rno", with_one, self.factors[m])  # (rank, N, dim)
             product = term if product is None else product * term
         fused = torch.einsum("r,rno->no", self.rank_weights, product) + self.bias
-        self.fused = fused.detach()
-        return self.head(fused)
+        return FusionOutput(self.head(fused), fused)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from fusion_core.fusion.base import FUSIONS, Fusion, classifier_head, presence_matrix
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, presence_matrix
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -44,15 +44,16 @@ class PoolingFusion(Fusion):
         self.head = classifier_head(dim, num_classes, hidden=hidden, dropout=dropout)
         self.fused_dim = dim
 
-    def pool(self, projected: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    def pool(
+        self, projected: torch.Tensor, present: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         names = self.modality_names
         projected = torch.stack([self.project[m](features[m]) for m in names], dim=1)  # (N, M, dim)
-        fused = self.pool(projected, presence_matrix(masks, names))
-        self.fused = fused.detach()
-        return self.head(fused)
+        fused, weights = self.pool(projected, presence_matrix(masks, names))
+        return FusionOutput(self.head(fused), fused, weights)
 
 
 @FUSIONS.register("sum")
@@ -70,7 +71,7 @@ class SumFusion(PoolingFusion):
     reference = "Liang et al., 'MultiBench: multiscale benchmarks for multimodal representation learning', NeurIPS 2021"
 
     def pool(self, projected, present):
-        return (projected * present.unsqueeze(-1).to(projected.dtype)).sum(dim=1)
+        return (projected * present.unsqueeze(-1).to(projected.dtype)).sum(dim=1), {}
 
 
 @FUSIONS.register("max")
@@ -89,11 +90,10 @@ class MaxFusion(PoolingFusion):
     def pool(self, projected, present):
         candidates = projected.masked_fill(~present.unsqueeze(-1), float("-inf"))
         winners = candidates.argmax(dim=1)  # (N, dim): which modality gave each feature
-        self.insight = {
-            "share": nn.functional.one_hot(winners, projected.shape[1]).to(projected.dtype).mean(1).detach()
-        }
+        share = nn.functional.one_hot(winners, projected.shape[1]).to(projected.dtype).mean(1)
         strongest = candidates.amax(dim=1)
-        return torch.where(present.any(dim=1, keepdim=True), strongest, torch.zeros_like(strongest))
+        fused = torch.where(present.any(dim=1, keepdim=True), strongest, torch.zeros_like(strongest))
+        return fused, {"share": share}
 
 
 @FUSIONS.register("product")
@@ -112,4 +112,4 @@ class ProductFusion(PoolingFusion):
     )
 
     def pool(self, projected, present):
-        return torch.where(present.unsqueeze(-1), projected, torch.ones_like(projected)).prod(dim=1)
+        return torch.where(present.unsqueeze(-1), projected, torch.ones_like(projected)).prod(dim=1), {}

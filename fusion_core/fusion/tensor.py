@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fusion_core.errors import ConfigError
-from fusion_core.fusion.base import FUSIONS, Fusion, classifier_head, zero_absent
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
 from fusion_core.options import require_at_least, require_fraction
 
 MAX_FUSED_SIZE = 250_000
@@ -64,11 +64,10 @@ class TensorFusion(Fusion):
         self.project = nn.ModuleDict({m: nn.Linear(d, project_dim) for m, d in self.in_dims.items()})
         self.head = classifier_head(self.fused_dim, num_classes, hidden=hidden, dropout=dropout)
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         fused = None
         for m in self.modality_names:
             projected = zero_absent(self.project[m](features[m]), masks[m])
             with_one = torch.cat([projected.new_ones(projected.shape[0], 1), projected], dim=1)  # (N, p+1)
             fused = with_one if fused is None else torch.einsum("ni,nj->nij", fused, with_one).flatten(1)
-        self.fused = fused.detach()
-        return self.head(fused)
+        return FusionOutput(self.head(fused), fused)

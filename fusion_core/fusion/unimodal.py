@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-import torch
-
 from fusion_core.errors import ConfigError
-from fusion_core.fusion.base import FUSIONS, Fusion, classifier_head, zero_absent
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -61,7 +59,6 @@ class UnimodalBaseline(Fusion):
         self.fused_dim = self.in_dims[modality]
         self.head = classifier_head(self.fused_dim, num_classes, hidden=hidden, dropout=dropout)
 
-    def forward(self, features, masks, sequences=None) -> torch.Tensor:
+    def fuse(self, features, masks, sequences=None) -> FusionOutput:
         embedding = zero_absent(features[self.modality], masks[self.modality])
-        self.fused = embedding.detach()
-        return self.head(embedding)
+        return FusionOutput(self.head(embedding), embedding)

@@ -6,7 +6,8 @@ all on a dataset; ``transform_with_state`` reuses a fitted state on new data;
 ``augment_batch`` is the training-only augmentation the trainer applies.
 """
 
-from fusion_core.modalities import audio, image, series, tabular, text  # noqa: F401  (fill MODALITIES)
+# Registration order is the order menus and messages list the types: keep it, not alphabetical.
+from fusion_core.modalities import tabular, image, text, audio, series  # noqa: F401, I001  (fill MODALITIES)
 from fusion_core.modalities.augment import augment_batch
 from fusion_core.modalities.base import MODALITIES, ModalityType
 from fusion_core.modalities.pipeline import prepare, transform_with_state

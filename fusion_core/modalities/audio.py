@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from fusion_core.data.readers import read_audio
+from fusion_core.data.readers import AUDIO_EXTENSIONS, read_audio
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
-from fusion_core.errors import ConfigError, DataError
-from fusion_core.modalities.base import MODALITIES, ModalityType, column_values, for_each_row
+from fusion_core.errors import ConfigError
+from fusion_core.modalities.base import (
+    FEATURES_HELP,
+    MODALITIES,
+    FeatureMatrix,
+    ModalityType,
+    column_values,
+    for_each_row,
+    present_training_rows,
+)
 
 MAX_AUTO_SECONDS = 5.0
 NOISE_FRACTION = 0.1
@@ -24,6 +34,10 @@ CHUNK = 256  # clips per STFT call: bounds the memory of the complex spectrum
 WINDOW_MS = 64.0
 HOP_MS = 32.0
 N_MELS = 16
+# The feature vector's spectrogram: the usual speech settings (32 ms windows every 16 ms, 32 mel
+# bands, 13 cepstral coefficients), over the whole clip up to a minute.
+FEATURE_WINDOW_MS, FEATURE_HOP_MS, FEATURE_MELS, N_MFCC = 32.0, 16.0, 32, 13
+MAX_FEATURE_SECONDS = 60.0
 
 
 @MODALITIES.register("audio")
@@ -58,10 +72,26 @@ class AudioModality(ModalityType):
     The output is a one-channel grid (frequency × time), read by the same
     kind of convolutional network as an image, or by a recurrent network
     stepping through the frames. A sample with no audio path is marked absent.
+
+    **Feature vector** (``features``, and the sk: baselines): MFCC statistics
+    over each clip's own length (up to a minute): 13 mel-frequency cepstral
+    coefficients per 32 ms frame (the cosine transform of 32 log-mel bands),
+    summarised by their mean, standard deviation and mean absolute
+    frame-to-frame change, plus the mean of each log-mel band (which keeps
+    pitch that the cepstrum smooths away).
     """
 
     title = "Audio"
+    extensions = AUDIO_EXTENSIONS
+    shown_as = "audio"
+    forms = ("grid",)
     summary = "Mono, resample, fix the duration, log-mel spectrogram, normalise; optional noise subtraction."
+    features_summary = "MFCC statistics (mean, spread, change) and mean log-mel bands over the whole clip"
+    features_measured = (
+        "Default: the spectrogram. The neural only:<audio> baseline (bench/bench_features.py, 2 seeds) scored "
+        "0.421 on the spectrogram against 0.426 on the MFCC statistics on digits-audio (+0.005, a tie); the "
+        "statistics train about 3 times faster."
+    )
 
     option_help = {
         "sample_rate": "Samples per second every clip is resampled to; frequencies above half of it are lost.",
@@ -74,6 +104,7 @@ class AudioModality(ModalityType):
         "hop_ms": "Step between windows in milliseconds: smaller gives more frames.",
         "n_mels": "Number of mel frequency bands (log_mel only).",
         "denoise": "Subtract each clip's steady background noise (the spectrum of its quietest 10% of frames).",
+        "features": FEATURES_HELP,
     }
     option_choices = {"spectrogram": ("log_mel", "log_spectrogram")}
 
@@ -87,6 +118,7 @@ class AudioModality(ModalityType):
         hop_ms: float = HOP_MS,
         n_mels: int = N_MELS,
         denoise: bool = False,
+        features: bool = False,
     ) -> None:
         if not 1000 <= int(sample_rate) <= 96000:
             raise ConfigError(f"audio option sample_rate must be between 1000 and 96000, got {sample_rate}")
@@ -105,6 +137,7 @@ class AudioModality(ModalityType):
         self.hop_ms = float(hop_ms)
         self.n_mels = int(n_mels)
         self.denoise = bool(denoise)
+        self.features = bool(features)
         self._clips: tuple[tuple, list[np.ndarray | None]] | None = None
         self._features: tuple[tuple, torch.Tensor] | None = None
 
@@ -118,14 +151,14 @@ class AudioModality(ModalityType):
             "denoise": self.denoise,
         }
 
+    @classmethod
+    def check_files(cls, root: Path, paths: Iterable[str], spec: ModalitySpec) -> None:
+        for path in paths:
+            read_audio(root / path)
+
     def fit(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         column = spec.columns[0]
-        _, present = column_values(dataset, column)
-        train_rows = train_rows[present[train_rows]]
-        if train_rows.size == 0:
-            raise DataError(
-                f"audio modality {spec.name!r} has no clips in the training split; check the paths in column {column!r}"
-            )
+        train_rows = present_training_rows(dataset, spec, train_rows, "clips")
         clips = self._load(dataset, column)
         duration = self.duration
         if duration == "auto":
@@ -148,6 +181,19 @@ class AudioModality(ModalityType):
         mask = torch.from_numpy(present)
         values[~mask] = 0.0
         return PreparedModality(name=spec.name, type=self.name, form="grid", values=values, present=mask)
+
+    def fit_extractor(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
+        present_training_rows(dataset, spec, train_rows, "clips")
+        return {"sample_rate": self.sample_rate, "denoise": self.denoise}
+
+    def extract(self, dataset: Dataset, spec: ModalitySpec, learned: dict[str, Any]) -> FeatureMatrix:
+        _, present = column_values(dataset, spec.columns[0])
+        clips = self._load(dataset, spec.columns[0])
+        values = mfcc_statistics(clips, int(learned["sample_rate"]), denoise=bool(learned["denoise"]))
+        names = [f"mfcc{i}_{stat}" for stat in ("mean", "std", "change") for i in range(N_MFCC)] + [
+            f"mel{i}_mean" for i in range(FEATURE_MELS)
+        ]
+        return FeatureMatrix(values, present, names)
 
     def _load(self, dataset: Dataset, column: str) -> list[np.ndarray | None]:
         """Every row's clip, mono at ``sample_rate`` (None where absent). Read once per instance."""
@@ -263,6 +309,49 @@ def spectrogram_batch(
         filters = mel_filterbank(n_mels, n_fft, sample_rate).to(power)
         power = torch.matmul(filters, power)  # (n_mels, F) @ (N, F, frames)
     return power.add_(LOG_FLOOR).log_().float()
+
+
+def mfcc_statistics(clips: list[np.ndarray | None], sample_rate: int, *, denoise: bool = False) -> np.ndarray:
+    """Per clip: MFCC mean, std and mean absolute change over its real frames, then mean log-mel bands.
+
+    Clips are taken in chunks of similar length, so a few long clips do not pad
+    every short one to their length. A missing clip gives a row of zeros.
+    """
+    from scipy.fft import dct
+
+    limit = int(MAX_FEATURE_SECONDS * sample_rate)
+    lengths = np.array([0 if clip is None else min(clip.size, limit) for clip in clips])
+    out = np.zeros((len(clips), 3 * N_MFCC + FEATURE_MELS))
+    n_fft, _, hop = _frame_sizes(sample_rate, FEATURE_WINDOW_MS, FEATURE_HOP_MS)
+    rows = np.flatnonzero(lengths > 0)
+    rows = rows[np.argsort(lengths[rows], kind="stable")]
+    for start in range(0, rows.size, CHUNK):
+        chunk = rows[start : start + CHUNK]
+        width = max(int(lengths[chunk].max()), n_fft)
+        waves = np.zeros((chunk.size, width), dtype=np.float32)
+        for i, row in enumerate(chunk):
+            waves[i, : lengths[row]] = clips[row][: lengths[row]]
+        mel = spectrogram_batch(
+            torch.from_numpy(waves),
+            sample_rate,
+            window_ms=FEATURE_WINDOW_MS,
+            hop_ms=FEATURE_HOP_MS,
+            n_mels=FEATURE_MELS,
+            denoise=denoise,
+        ).numpy()  # (n, mels, frames)
+        cepstrum = dct(mel, type=2, norm="ortho", axis=1)[:, :N_MFCC]
+        frames = np.minimum(1 + lengths[chunk] // hop, mel.shape[2])
+        valid = (np.arange(mel.shape[2])[None, :] < frames[:, None]).astype(np.float64)  # (n, frames)
+        count = valid.sum(axis=1)[:, None]
+        mean = (cepstrum * valid[:, None]).sum(axis=2) / count
+        std = np.sqrt((((cepstrum - mean[:, :, None]) ** 2) * valid[:, None]).sum(axis=2) / count)
+        steps = valid[:, 1:] * valid[:, :-1]
+        change = (np.abs(np.diff(cepstrum, axis=2)) * steps[:, None]).sum(axis=2) / np.maximum(
+            steps.sum(axis=1)[:, None], 1.0
+        )
+        mel_mean = (mel * valid[:, None]).sum(axis=2) / count
+        out[chunk] = np.concatenate([mean, std, change, mel_mean], axis=1)
+    return out
 
 
 def to_mono_resampled(samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:

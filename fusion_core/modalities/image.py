@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from fusion_core.data.readers import read_image
+from fusion_core.data.readers import IMAGE_EXTENSIONS, check_image, read_image
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
-from fusion_core.errors import ConfigError, DataError
-from fusion_core.modalities.base import MODALITIES, ModalityType, column_values, for_each_row
+from fusion_core.errors import ConfigError
+from fusion_core.modalities.base import (
+    FEATURES_HELP,
+    MODALITIES,
+    FeatureMatrix,
+    ModalityType,
+    column_values,
+    for_each_row,
+    present_training_rows,
+)
 
 MIN_SIDE, MAX_SIDE = 8, 64
 """``size="auto"`` keeps the median training side within these bounds: small
@@ -21,6 +31,9 @@ simple shapes recognisable."""
 MAX_SIZE = 256
 SAMPLED_FOR_AUTO = 64
 GRAY_TOLERANCE = 3  # out of 255: JPEG noise can make a grey image's channels differ slightly
+FEATURE_SIDE = 8  # pixels per side of the downsampled picture in the feature vector
+GRADIENT_CELLS = 4  # gradient histograms on a 4 x 4 grid of cells
+GRADIENT_BINS = 8  # edge directions per cell (0 to 180 degrees)
 
 
 @MODALITIES.register("image")
@@ -48,10 +61,24 @@ class ImageModality(ModalityType):
        images are never augmented.
 
     A sample with no image path is marked absent (its pixels are zeros).
+
+    **Feature vector** (``features``, and the sk: baselines), by ``feature_set``:
+    *pixels* is the picture averaged down to 8 x 8 per channel; *gradients*
+    is a histogram of edge directions (8 directions, weighted by edge
+    strength) in each cell of a 4 x 4 grid, a simple HOG; *both* joins them.
     """
 
     title = "Image"
+    extensions = IMAGE_EXTENSIONS
+    shown_as = "image"
+    forms = ("grid",)
     summary = "Decode, convert to grey or colour, resize to one size, normalise per channel; optional shifts."
+    features_summary = "8 x 8 downsampled pixels and/or 4 x 4 cells of edge-direction histograms"
+    features_measured = (
+        "Default: the pixel grid. The neural only:<image> baseline (bench/bench_features.py, 2 seeds) scored "
+        "0.746 on the grid against 0.658 on the feature vector on digits-audio (-0.088), and 0.652 against "
+        "0.665 on shapes-captions (+0.013); the features train about 10 times faster."
+    )
 
     option_help = {
         "color": "grayscale: one channel; rgb: three channels; auto: grey when every training image is grey.",
@@ -61,8 +88,13 @@ class ImageModality(ModalityType):
         ),
         "augment": "Shift training images by a few random pixels each batch (training only).",
         "augment_flip": "Also mirror training images left-right at random; only for pictures where that is harmless.",
+        "features": FEATURES_HELP,
+        "feature_set": (
+            "What the feature vector holds: pixels (8 x 8 downsampled), gradients (edge-direction "
+            "histograms on a 4 x 4 grid) or both."
+        ),
     }
-    option_choices = {"color": ("auto", "grayscale", "rgb")}
+    option_choices = {"color": ("auto", "grayscale", "rgb"), "feature_set": ("both", "pixels", "gradients")}
 
     def __init__(
         self,
@@ -71,33 +103,26 @@ class ImageModality(ModalityType):
         size: str = "auto",
         augment: bool = False,
         augment_flip: bool = False,
+        features: bool = False,
+        feature_set: str = "both",
     ) -> None:
         self.color = color
         self.size = _parse_size(size)
         self.augment = bool(augment)
         self.augment_flip = bool(augment_flip)
+        self.features = bool(features)
+        self.feature_set = feature_set
         self._decoded: tuple[tuple, np.ndarray] | None = None
+
+    @classmethod
+    def check_files(cls, root: Path, paths: Iterable[str], spec: ModalitySpec) -> None:
+        for path in paths:
+            check_image(root / path)
 
     def fit(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
         column = spec.columns[0]
-        paths, present = column_values(dataset, column)
-        train_rows = train_rows[present[train_rows]]
-        if train_rows.size == 0:
-            raise DataError(
-                f"image modality {spec.name!r} has no images in the training split; "
-                f"check the paths in column {column!r}"
-            )
-        sample_rows = train_rows[
-            np.linspace(0, train_rows.size - 1, min(SAMPLED_FOR_AUTO, train_rows.size)).astype(int)
-        ]
-        sampled = [read_image(dataset.resolve(paths[row])) for row in sample_rows]
-        color = self.color
-        if color == "auto":
-            color = "grayscale" if all(_is_gray(img) for img in sampled) else "rgb"
-        size = self.size
-        if size == "auto":
-            sides = [side for img in sampled for side in img.size]
-            size = int(np.clip(round(float(np.median(sides))), MIN_SIDE, MAX_SIDE))
+        train_rows = present_training_rows(dataset, spec, train_rows, "images")
+        color, size = self._color_and_size(dataset, spec, train_rows)
         pixels = self._pixels(dataset, column, color, size)
         train_pixels = pixels[train_rows].astype(np.float64) / 255.0  # (n, H, W, C)
         mean = train_pixels.mean(axis=(0, 1, 2))
@@ -128,6 +153,54 @@ class ImageModality(ModalityType):
             name=spec.name, type=self.name, form="grid", values=values, present=mask, augment=augment
         )
 
+    def _color_and_size(
+        self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray
+    ) -> tuple[str, int]:
+        """The colour mode and side, resolving "auto" from a sample of the (present) training images."""
+        paths, _ = column_values(dataset, spec.columns[0])
+        sample_rows = train_rows[
+            np.linspace(0, train_rows.size - 1, min(SAMPLED_FOR_AUTO, train_rows.size)).astype(int)
+        ]
+        sampled = [read_image(dataset.resolve(paths[row])) for row in sample_rows]
+        color = self.color
+        if color == "auto":
+            color = "grayscale" if all(_is_gray(img) for img in sampled) else "rgb"
+        size = self.size
+        if size == "auto":
+            sides = [side for img in sampled for side in img.size]
+            size = int(np.clip(round(float(np.median(sides))), MIN_SIDE, MAX_SIDE))
+        return color, size
+
+    def fit_extractor(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
+        rows = present_training_rows(dataset, spec, train_rows, "images")
+        color, size = self._color_and_size(dataset, spec, rows)
+        return {"color": color, "size": max(size, FEATURE_SIDE), "feature_set": self.feature_set}
+
+    def extract(self, dataset: Dataset, spec: ModalitySpec, learned: dict[str, Any]) -> FeatureMatrix:
+        _, present = column_values(dataset, spec.columns[0])
+        pixels = self._pixels(dataset, spec.columns[0], learned["color"], learned["size"])
+        grid = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div_(255.0)  # (N, C, H, W)
+        blocks, names = [], []
+        if learned["feature_set"] in ("pixels", "both"):
+            small = torch.nn.functional.adaptive_avg_pool2d(grid, FEATURE_SIDE)
+            blocks.append(small.flatten(1))
+            names += [
+                f"pixel_c{c}_{y}_{x}"
+                for c in range(grid.shape[1])
+                for y in range(FEATURE_SIDE)
+                for x in range(FEATURE_SIDE)
+            ]
+        if learned["feature_set"] in ("gradients", "both"):
+            blocks.append(gradient_histograms(grid.mean(dim=1)))
+            names += [
+                f"edges_{y}_{x}_dir{b}"
+                for b in range(GRADIENT_BINS)
+                for y in range(GRADIENT_CELLS)
+                for x in range(GRADIENT_CELLS)
+            ]
+        values = torch.cat(blocks, dim=1).double().numpy()
+        return FeatureMatrix(values, present, names)
+
     def _pixels(self, dataset: Dataset, column: str, color: str, size: int) -> np.ndarray:
         """Every row's image as uint8 (N, size, size, C); zeros where absent. Decoded once per instance."""
         key = (id(dataset), dataset.content_hash, column, color, size)
@@ -146,6 +219,26 @@ class ImageModality(ModalityType):
         for_each_row(decode, rows)
         self._decoded = (key, out)
         return out
+
+
+def gradient_histograms(gray: torch.Tensor) -> torch.Tensor:
+    """A simple HOG: per cell of a 4 x 4 grid, edge strength in 8 directions (N, H, W) → (N, 8 * 16).
+
+    Each cell's histogram is scaled to unit length, so it describes the shape of
+    the edges there and not the contrast of the picture.
+    """
+    dy = torch.zeros_like(gray)
+    dx = torch.zeros_like(gray)
+    dy[:, 1:-1] = (gray[:, 2:] - gray[:, :-2]) / 2
+    dx[:, :, 1:-1] = (gray[:, :, 2:] - gray[:, :, :-2]) / 2
+    strength = torch.sqrt(dx**2 + dy**2)
+    direction = torch.remainder(torch.atan2(dy, dx), torch.pi)  # edges have no sign: 0 to 180 degrees
+    bins = (direction / torch.pi * GRADIENT_BINS).long().clamp_(max=GRADIENT_BINS - 1)
+    votes = torch.zeros(gray.shape[0], GRADIENT_BINS, *gray.shape[1:], dtype=gray.dtype)
+    votes.scatter_(1, bins[:, None], strength[:, None])
+    cells = torch.nn.functional.adaptive_avg_pool2d(votes, GRADIENT_CELLS)  # (N, bins, cells, cells)
+    cells = cells / (cells.norm(dim=1, keepdim=True) + 1e-6)
+    return cells.flatten(1)
 
 
 def load_image(path, *, mode: str = "RGB", size: int) -> np.ndarray:

@@ -37,8 +37,11 @@ from fusion_core.modalities.base import MODALITIES, ModalityType
 from fusion_core.options import check_options, describe_options
 from fusion_core.paths import cache_dir
 
-CACHE_FORMAT = 1  # bump when the prepared tensors change for the same inputs
+CACHE_FORMAT = 3  # bump when the prepared tensors change for the same inputs
 MEMORY_ENTRIES = 8
+
+STATE_SCHEMA_KEYS = ("type", "columns")
+"""Keys of each modality's saved state that describe its columns rather than what was fitted."""
 
 _memory: OrderedDict[str, PreparedData] = OrderedDict()
 
@@ -79,9 +82,13 @@ def prepare(
     state: dict[str, Any] = {}
     for name, preprocessor in preprocessors.items():
         spec = dataset.modalities[name]
-        fitted = preprocessor.fit(dataset, spec, train_rows)
-        modalities[name] = preprocessor.transform(dataset, spec, fitted)
-        state[name] = {"type": spec.type, **fitted}
+        if preprocessor.features:
+            fitted = preprocessor.fit_features(dataset, spec, train_rows)
+            modalities[name] = preprocessor.transform_features(dataset, spec, fitted)
+        else:
+            fitted = preprocessor.fit(dataset, spec, train_rows)
+            modalities[name] = preprocessor.transform(dataset, spec, fitted)
+        state[name] = {"type": spec.type, "columns": list(spec.columns), **fitted}
     prepared = PreparedData(
         dataset_name=dataset.name,
         modalities=modalities,
@@ -99,12 +106,18 @@ def prepare(
 
 
 def transform_with_state(
-    dataset: Dataset, state: dict[str, Any], preprocessing: dict[str, dict[str, Any]]
+    dataset: Dataset,
+    state: dict[str, Any],
+    preprocessing: dict[str, dict[str, Any]],
+    *,
+    check_new: bool = False,
 ) -> dict[str, PreparedModality]:
     """Apply a saved fitted ``state`` (and the options it was fitted with) to a new dataset.
 
     The new dataset must have the same modalities, by name and type; nothing is
     re-learned, so predictions on new data use exactly the training statistics.
+    ``check_new`` first asks each modality type whether data it never saw can be read
+    as it was fitted (``ModalityType.check_new_data``), e.g. numbers where it learned numbers.
     """
     prepared = {}
     for name, fitted in state.items():
@@ -120,8 +133,11 @@ def transform_with_state(
                 "trained; give it the same type"
             )
         preprocessor = _build(MODALITIES.get(spec.type), preprocessing.get(name, {}), name, spec.type)
-        learned = {key: value for key, value in fitted.items() if key != "type"}
-        prepared[name] = preprocessor.transform(dataset, spec, learned)
+        learned = {key: value for key, value in fitted.items() if key not in STATE_SCHEMA_KEYS}
+        if check_new:
+            preprocessor.check_new_data(dataset, spec, learned)
+        transform = preprocessor.transform_features if preprocessor.features else preprocessor.transform
+        prepared[name] = transform(dataset, spec, learned)
     return prepared
 
 

@@ -10,7 +10,7 @@ import torch
 
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
 from fusion_core.errors import ConfigError, DataError
-from fusion_core.modalities.base import MODALITIES, ModalityType
+from fusion_core.modalities.base import MODALITIES, FeatureMatrix, ModalityType
 
 MISSING = "(missing)"
 OTHER = "(other)"
@@ -47,10 +47,17 @@ class Tabular(ModalityType):
     Every statistic (medians, means, standard deviations, the list of kept
     categories) is learned from the **training split only**. Learning them from
     all rows would let the test set leak into the model and flatter its score.
+
+    The result already is a feature vector, so the sk: baselines read it as it is
+    (standardised numbers and one-hot categories); there is no separate
+    ``features`` option.
     """
 
     title = "Tabular"
+    table_columns = True
+    forms = ("vector",)
     summary = "Impute missing numbers, scale every column, and one-hot or ordinal-encode categories."
+    features_summary = "the prepared vector itself: imputed, standardised numbers and one-hot categories"
 
     option_help = {
         "impute": "How a missing number is filled in: the training median (robust to outliers) or mean.",
@@ -123,6 +130,10 @@ class Tabular(ModalityType):
             entry["center"], entry["scale"] = _scaler(codes, self.scale)
         return entry
 
+    def check_new_data(self, dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> None:
+        _check_columns(dataset, spec, state)
+        _check_numbers(dataset, spec, state)
+
     def transform(self, dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> PreparedModality:
         table = dataset.table
         n = len(table)
@@ -151,6 +162,17 @@ class Tabular(ModalityType):
             values=torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32)),
             present=torch.from_numpy(present.astype(bool)),
             feature_names=list(state["feature_names"]),
+        )
+
+    def fit_extractor(self, dataset: Dataset, spec: ModalitySpec, train_rows: np.ndarray) -> dict[str, Any]:
+        return self.fit(dataset, spec, train_rows)
+
+    def extract(self, dataset: Dataset, spec: ModalitySpec, learned: dict[str, Any]) -> FeatureMatrix:
+        prepared = self.transform(dataset, spec, learned)
+        return FeatureMatrix(
+            prepared.values.numpy().astype(np.float64),
+            prepared.present.numpy(),
+            list(learned["feature_names"]),
         )
 
 
@@ -216,6 +238,19 @@ def _feature_names(state: dict[str, Any]) -> list[str]:
             labels = entry["categories"] + ([OTHER] if entry["other"] else [])
             names.extend(f"{entry['column']}={label}" for label in labels)
     return names
+
+
+def _check_numbers(dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> None:
+    for entry in state["numeric"]:
+        column = dataset.table[entry["column"]]
+        if _as_numbers(column) is None:
+            text = column.astype(object).where(~_missing(column), None)
+            bad = text[pd.to_numeric(text, errors="coerce").isna() & text.notna()]
+            raise DataError(
+                f"column {entry['column']!r} of tabular modality {spec.name!r} holds text such as "
+                f"{str(bad.iloc[0])[:40]!r}, but the model was trained on numbers there; "
+                "give numbers (leave a cell empty when the value is missing)"
+            )
 
 
 def _check_columns(dataset: Dataset, spec: ModalitySpec, state: dict[str, Any]) -> None:

@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,20 @@ def _healthy(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory) -> Iterator[AppServer]:
-    folder = tmp_path_factory.mktemp("app-server")
+    with serve(tmp_path_factory.mktemp("app-server")) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_server(tmp_path_factory) -> Iterator[Callable[[], AppServer]]:
+    """Start another server, with its own empty run store, when the test asks for one."""
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(serve(tmp_path_factory.mktemp("fresh-server")))
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[AppServer]:
+    """``streamlit run app.py`` with its run store and cache under ``folder``, until the block ends."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(
