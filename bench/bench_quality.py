@@ -103,7 +103,7 @@ def main() -> None:
     cases = [info.name for info in list_samples()] + [TWO_VIEW]
     if args.only:
         cases = [name for name in cases if name == args.only]
-    header = f"{'dataset':<22} {'best neural fusion':<24} {'best sk: row':<24} {'best unimodal':<26} {'time':>7}  goal"
+    header = f"{'dataset':<22} {'best neural fusion':<24} {'best sk: row':<34} {'best unimodal':<26} {'time':>7}  goal"
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as scratch:
@@ -126,7 +126,7 @@ def report(name: str, result: dict, *, two_view_goal: float | None) -> None:
     else:
         verdict = f"fusion ≥ sk: {'met' if fusion and fusion[1] >= classical[1] else 'NOT met'}"
     print(
-        f"{name:<22} {cell(fusion):<24} {cell(classical):<24} {cell(result['unimodal']):<26} "
+        f"{name:<22} {cell(fusion):<24} {cell(classical):<34} {cell(result['unimodal']):<26} "
         f"{result['seconds']:6.1f}s  {verdict}",
         flush=True,
     )
