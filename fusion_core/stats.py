@@ -198,7 +198,10 @@ def noise_verdict(statistics: dict[str, dict[str, Any]]) -> str:
     else:
         sentences.append(f"The best method ({best}) is ahead of every other beyond noise.")
     if best_unimodal is not None:
-        fused = [m for m in statistics if not m.startswith(BASELINE_PREFIX)]
+        # fusion methods, neural or classical (``sk:<model>:only:<modality>`` sees one modality)
+        fused = [
+            m for m in statistics if not m.startswith(BASELINE_PREFIX) and f":{BASELINE_PREFIX}" not in m
+        ]
         beyond = sorted(
             m
             for m in fused

@@ -70,6 +70,7 @@ def test_comparison_statistics_pair_runs_by_seed_and_name_the_references():
             run("only:x", seed, y, noisy_predictions(y, 0.6, rng, 3)),
             run("concat", seed, y, noisy_predictions(y, 0.9, rng, 3)),
             run("late", seed, y, noisy_predictions(y, 0.9, rng, 3)),
+            run("sk:logreg:only:x", seed, y, noisy_predictions(y, 0.6, rng, 3)),
         ]
     stats = comparison_statistics(runs)
     assert stats["concat"]["best_unimodal"] == "only:x"
