@@ -408,6 +408,7 @@ def gain_over_baseline_figure(
     rows: Sequence[Mapping[str, Any]],
     *,
     metric: str = "macro_f1",
+    intervals: Mapping[str, tuple[float, float]] | None = None,
     title: str | None = "Gain over the best single modality",
 ) -> go.Figure:
     """How much each method's mean score beats (or trails) the best unimodal neural baseline.
@@ -415,7 +416,9 @@ def gain_over_baseline_figure(
     The baseline is the ``only:<modality>`` method with the highest mean. Without any
     baseline among the rows the figure holds no bars and says so in its title.
     Neural fusion methods are green (gain) or red (loss); classical ``sk:`` rows
-    follow in their own trace and colour.
+    follow in their own trace and colour. ``intervals`` (``{method: (low, high)}``,
+    the 95 % interval of the paired difference, see ``fusion_core.stats``) draws error
+    bars; a bar whose interval includes zero is drawn pale: its gain is within noise.
     """
     grouped = _group(rows, "method", metric)
     means = {m: _mean_std(v)[0] for m, v in grouped.items()}
@@ -425,12 +428,22 @@ def gain_over_baseline_figure(
         return _layout(fig, "Gain over the best single modality: train an only:<modality> baseline to see it")
     best_name, best = max(baselines.items(), key=lambda kv: kv[1])
     gains = sorted(((m, v - best) for m, v in means.items() if not is_baseline(m)), key=lambda kv: -kv[1])
+    intervals = intervals or {}
     for group, members in (
         (NEURAL_GROUP, [g for g in gains if not is_classical(g[0])]),
         (SK_GROUP, [g for g in gains if is_classical(g[0])]),
     ):
         if not members:
             continue
+        error = None
+        if any(m in intervals for m, _ in members):
+            error = {
+                "type": "data",
+                "symmetric": False,
+                "array": [intervals[m][1] - g if m in intervals else 0 for m, g in members],
+                "arrayminus": [g - intervals[m][0] if m in intervals else 0 for m, g in members],
+                "color": BASELINE_COLOR,
+            }
         fig.add_trace(
             go.Bar(
                 x=[m for m, _ in members],
@@ -440,6 +453,11 @@ def gain_over_baseline_figure(
                 marker_color=[
                     SK_COLOR if group == SK_GROUP else "#2ca02c" if g >= 0 else "#d62728" for _, g in members
                 ],
+                marker_opacity=[
+                    0.35 if m in intervals and intervals[m][0] <= 0 <= intervals[m][1] else 1.0
+                    for m, _ in members
+                ],
+                error_y=error,
                 text=[f"{g:+.3f}" for _, g in members],
                 textposition="outside",
                 hovertemplate="%{x}<br>%{y:+.3f} over " + best_name + "<extra></extra>",
@@ -449,6 +467,44 @@ def gain_over_baseline_figure(
     fig.update_xaxes(type="category", title_text="method")
     fig.update_yaxes(title_text=f"{METRIC_TITLES.get(metric, metric)} minus {best_name} ({best:.3f})")
     return _layout(fig, title, showlegend=any(is_classical(m) for m, _ in gains))
+
+
+def tuning_history_figure(
+    studies: Sequence[Any], *, title: str | None = "Tuning: best validation macro-F1 so far"
+) -> go.Figure:
+    """Best-so-far validation macro-F1 against trial number, one line per method's study.
+
+    ``studies`` are ``fusion_core.tuning.StudySummary`` objects (or their ``to_dict()``);
+    each trial's own score is drawn as a faint dot.
+    """
+    fig = go.Figure()
+    palette = _palette(len(studies))
+    for study, color in zip(studies, palette, strict=True):
+        method = str(_field(study, "method"))
+        values = list(_field(study, "values", None) or _field(study, "val_macro_f1_by_trial", []))
+        best, running = None, []
+        for value in values:
+            if value is not None:
+                best = value if best is None else max(best, value)
+            running.append(best)
+        trials = list(range(1, len(values) + 1))
+        fig.add_trace(
+            go.Scatter(x=trials, y=running, name=method, mode="lines", line={"color": color, "shape": "hv"})
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=trials,
+                y=values,
+                name=f"{method} · each trial",
+                mode="markers",
+                marker={"color": color, "opacity": 0.4, "size": 6},
+                showlegend=False,
+            )
+        )
+    longest = max((len(trace.x) for trace in fig.data), default=0)
+    fig.update_xaxes(title_text="trial", dtick=1 if longest <= 20 else None)
+    fig.update_yaxes(title_text="validation macro-F1")
+    return _layout(fig, title)
 
 
 def efficiency_figure(

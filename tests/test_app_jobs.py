@@ -40,7 +40,7 @@ def saved_runs(tmp_path_factory):
         train=TrainConfig(epochs=2, batch_size=16, device="cpu"),
         model_template=ModelConfig(embedding_dim=8),
         store=store,
-    )
+    ).runs
     assert [r.method for r in results] == METHODS
     return folder / "runs", results
 

@@ -18,7 +18,7 @@ from fusion_core.runs import RunStore
 from fusion_core.samples import DEFAULT_SAMPLE, list_samples
 from ui import cache, state
 from ui.jobs import BUSY_MESSAGE, Job, start_job
-from ui.widgets import edit_from_table, schema_table
+from ui.widgets import edit_from_table, schema_table, stop_text
 
 SAMPLES = [info.name for info in list_samples()]
 
@@ -279,3 +279,55 @@ def test_paired_files_with_a_correction_train_and_compare_from_one_bundle(app_en
     run = RunStore(app_env).load(saved[0]["run_id"])
     again = load_dataset(run.config.data.source)  # the saved source alone reproduces the corrected data
     assert set(again.modalities) == {"clinical", "scans"} and len(again) == 40
+
+
+def test_a_tuned_comparison_runs_from_the_train_page_and_shows_its_study(app_env, tmp_path):
+    bundle = zip_folder(write_bundle(tmp_path, n=60, modalities=("tabular", "text"), name="notes"))
+    at = open_page(new_app(), "data")
+    at.file_uploader(key="data_upload").set_value(
+        [("notes.zip", bundle.read_bytes(), "application/zip")]
+    ).run()
+    assert problems(at) == []
+
+    open_page(at, "train")
+    assert any("Budget rule, the same for every method" in c.value for c in at.caption)
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.multiselect(key="train_compare_methods").set_value(["only:tabular", "concat"]).run()
+    at.toggle(key="train_tune").set_value(True).run()
+    at.number_input(key="train_tune_trials").set_value(3).run()
+    at.button(key="train_compare").click().run()
+    assert problems(at) == []
+    job = at.session_state[state.JOB]
+    job.wait(120)
+    assert job.error is None and job.trials == 3
+    assert [s.method for s in job.studies] == ["only:tabular", "concat"]
+    assert all(len(s.values) == 3 for s in job.studies)
+    assert len(job.results) == 2 and all(r.label.endswith("tuned") for r in job.results)
+    at.run()
+    assert problems(at) == []
+    history = plotly_spec(at, "train_monitor_tuning")
+    assert [trace["name"] for trace in history["data"] if trace.get("showlegend", True) is not False] == [
+        "only:tabular",
+        "concat",
+    ]
+    finished = next(frame.value for frame in at.dataframe if "ended because" in frame.value.columns)
+    assert list(finished["ended because"]) == [stop_text(r) for r in job.results]
+    assert all(text.startswith("Ran all 2 epochs") for text in finished["ended because"])
+
+    open_page(at, "compare")
+    assert problems(at) == []
+    tuning = plotly_spec(at, "compare_tuning")
+    assert len(tuning["data"]) == 4  # best so far and each trial, per method
+    assert any("best single modality" in i.value or "Within noise" in i.value for i in at.info)
+
+
+def test_job_progress_expects_early_stopping_not_the_epoch_cap():
+    from fusion_core.training import EpochLog
+
+    job = Job(title="one", planned_runs=1, epochs=60, patience=4)
+    for epoch, f1 in enumerate([0.5, 0.6, 0.7, 0.7, 0.65], 1):
+        job.on_epoch(EpochLog(epoch, 1.0, 1.0 - f1, f1, f1, {}, float(epoch)))
+    # best at epoch 3 (ties go to the lower loss): without a gain, training ends at epoch 3 + 4
+    assert job.expected_epochs() == 7
+    assert job.fraction() == pytest.approx(5 / 7)
+    assert Job(title="capped", planned_runs=1, epochs=10).expected_epochs() == 10

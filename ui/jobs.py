@@ -60,6 +60,9 @@ class JobView:
     history: tuple[Any, ...]
     results: tuple[Any, ...]
     run_ids: tuple[str, ...]
+    problems: tuple[Any, ...]  # runs skipped or failed (RunProblem)
+    studies: tuple[Any, ...]  # tuning studies (StudySummary), once tuned
+    tuning: str  # what tuning is doing now
     fraction: float
     elapsed: float
     eta: float | None
@@ -79,7 +82,8 @@ class Job:
 
     title: str
     planned_runs: int
-    epochs: int
+    epochs: int  # the cap on epochs of each run
+    patience: int = 0  # early stopping's patience (0: runs go to the cap)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
@@ -93,6 +97,10 @@ class Job:
     histories: dict[str, list[Any]] = field(default_factory=dict)
     results: list[Any] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
+    problems: list[Any] = field(default_factory=list)  # runs skipped or failed (RunProblem)
+    studies: list[Any] = field(default_factory=list)  # tuning studies (StudySummary), once tuned
+    tuning: str = ""  # what tuning is doing now, e.g. "concat: trial 2/3"
+    trials: int = 0  # tuning trials per method (0: no tuning)
     error: str | None = None
     details: str | None = None
     epoch_seconds: list[float] = field(default_factory=list)
@@ -122,8 +130,17 @@ class Job:
         within = 0.0
         if self.epochs and self.epoch:
             batch_share = self.batch / self.batches_per_epoch if self.batches_per_epoch else 1.0
-            within = min(1.0, (self.epoch - 1 + batch_share) / self.epochs)
+            within = min(1.0, (self.epoch - 1 + batch_share) / self.expected_epochs())
         return min(1.0, (self.runs_done + within) / max(1, self.planned_runs))
+
+    def expected_epochs(self) -> int:
+        """Epochs the current run will take if validation stops improving now: early stopping
+        ends it ``patience`` epochs after its best so far, and the cap ends it at the latest."""
+        if not self.patience:
+            return max(1, self.epochs)
+        history = list(self.history)
+        best = max(history, key=lambda log: (log.val_macro_f1, -log.val_loss)).epoch if history else 0
+        return max(1, min(self.epochs, max(self.epoch, best + self.patience)))
 
     def elapsed(self) -> float:
         end = self.finished if self.finished is not None else time.monotonic()
@@ -147,10 +164,11 @@ class Job:
             self.batch / self.batches_per_epoch if self.batches_per_epoch else 0.0
         )
         finishing = statistics.median(self.run_finishing) if self.run_finishing else 0.0
-        left_here = max(0.0, self.epochs - done_here) * epoch_time + finishing
+        expected = self.expected_epochs()  # early stopping: the cap is an upper bound, not the plan
+        left_here = max(0.0, expected - done_here) * epoch_time + finishing
         runs_after = max(0, self.planned_runs - self.runs_done - 1)
         per_run = (
-            statistics.median(self.run_seconds) if self.run_seconds else self.epochs * epoch_time + finishing
+            statistics.median(self.run_seconds) if self.run_seconds else expected * epoch_time + finishing
         )
         return left_here + runs_after * per_run
 
@@ -171,6 +189,9 @@ class Job:
                 history=tuple(self.history),
                 results=tuple(self.results),
                 run_ids=tuple(self.run_ids),
+                problems=tuple(self.problems),
+                studies=tuple(self.studies),
+                tuning=self.tuning,
                 fraction=self.fraction(),
                 elapsed=self.elapsed(),
                 eta=self.eta(),
@@ -207,9 +228,20 @@ class Job:
             self.batch = 0
             self.batches_per_epoch = 0
 
+    def on_problem(self, problem: Any) -> None:
+        with self.lock:
+            self.problems.append(problem)
+
+    def on_trial(self, method: str, number: int, value: float | None) -> None:
+        with self.lock:
+            self.tuning = f"tuning {method}: trial {number + 1}/{self.trials} done"
+            self.history = []
+            self.epoch = 0
+
     def on_run(self, result: Any, index: int | None = None, total: int | None = None) -> None:
         now = time.monotonic()
         with self.lock:
+            self.tuning = ""
             self.run_seconds.append(max(0.0, now - self.run_started))
             if self.last_epoch_at is not None:
                 self.run_finishing.append(max(0.0, now - self.last_epoch_at))
@@ -269,7 +301,12 @@ def start_job(job: Job, work: Callable[[Job], None]) -> Job:
 
 def start_single_run(config: ExperimentConfig, *, store_root: str | None = None) -> Job:
     """Train one model in the background and save it to the run store."""
-    job = Job(title=default_title(config), planned_runs=1, epochs=config.train.epochs)
+    job = Job(
+        title=default_title(config),
+        planned_runs=1,
+        epochs=config.train.epochs,
+        patience=config.train.patience,
+    )
 
     def work(job: Job) -> None:
         from fusion_core.experiment import run_experiment
@@ -298,27 +335,43 @@ def start_comparison(
     seeds: int,
     train: TrainConfig,
     model_template: ModelConfig,
+    tune: int = 0,
     store_root: str | None = None,
     title: str = "compare",
 ) -> Job:
-    """Train every method × seed on identical splits, one after another, saving each run."""
-    job = Job(title=title, planned_runs=len(methods) * seeds, epochs=train.epochs)
+    """Train every method × seed on identical splits, one after another, saving each run.
+
+    With ``tune`` trials, each method is first tuned (``fusion_core.tuning``); the
+    studies land in ``job.studies`` and beside the saved runs.
+    """
+    job = Job(
+        title=title,
+        planned_runs=len(methods) * seeds,
+        epochs=train.epochs,
+        patience=train.patience,
+        trials=tune,
+    )
 
     def work(job: Job) -> None:
         from fusion_core.experiment import compare
         from fusion_core.runs import RunStore
 
-        compare(
+        comparison = compare(
             data_config,
             methods,
             seeds=seeds,
             train=train,
             model_template=model_template,
+            tune=tune,
             store=RunStore(store_root),
             on_run=job.on_run,
+            on_problem=job.on_problem,
+            on_trial=job.on_trial,
             on_epoch=job.on_epoch,
             should_stop=job.stop.is_set,
         )
+        with job.lock:
+            job.studies = list(comparison.studies)
 
     return start_job(job, work)
 

@@ -88,7 +88,7 @@ class ModelChoices:
 class TrainChoices:
     """How to train, and which methods and seeds "Train and compare" queues."""
 
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
+    train: TrainConfig = field(default_factory=TrainConfig)
     seeds: list[int] = field(default_factory=lambda: [0])
     compare_methods: list[str] = field(default_factory=list)
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from fusion_core import plots
 from fusion_core.errors import FusionExplorerError
+from fusion_core.training import stop_explanation
 from ui import cache, state
 from ui.errors import unexpected_errors
 from ui.jobs import JobView
@@ -185,7 +186,9 @@ def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool
     parts = []
     if runs_total > 1:
         parts.append(f"run {min(view.runs_done + 1, runs_total)}/{runs_total}")
-    if view.running and view.epoch:
+    if view.running and view.tuning:
+        parts.append(view.tuning)
+    elif view.running and view.epoch:
         parts.append(f"epoch {view.epoch}/{view.epochs}")
     elif view.running and not view.history:
         parts.append("preparing the data and the model")
@@ -217,6 +220,7 @@ def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool
     history = list(view.history)
     if view.finished and not history and runs_total == 1 and view.results:
         history = list(view.results[-1].history)
+        st.caption(stop_text(view.results[-1]))
     # While running, the chart stands from the start, empty until the first epoch: the browser loads
     # its code while the data are prepared, instead of showing a grey placeholder once training runs.
     if curves and (history or view.running):
@@ -232,10 +236,29 @@ def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool
                 "accuracy": round(float(r.metrics["accuracy"]), 4),
                 "epochs": r.epochs_run,
                 "seconds": round(float(r.train_seconds), 1),
+                "ended because": stop_text(r),
             }
             for r in view.results
         ]
         st.dataframe(rows, hide_index=True, width="stretch", key=f"{key}_finished_runs")
+    if view.problems:
+        st.warning("Some methods gave no result; the others ran as usual.", icon=":material/warning:")
+        st.dataframe(
+            [
+                {"method": p.method, "seed": p.seed, "status": p.status, "reason": p.reason}
+                for p in view.problems
+            ],
+            hide_index=True,
+            width="stretch",
+            key=f"{key}_problems",
+        )
+    if view.studies:
+        st.plotly_chart(plots.tuning_history_figure(view.studies), width="stretch", key=f"{key}_tuning")
+
+
+def stop_text(run: Any) -> str:
+    """Why a run's training ended, in words."""
+    return stop_explanation(run.stopped, run.history, run.config.train)
 
 
 def result_links(view: JobView) -> None:
@@ -346,6 +369,9 @@ def cli_command(config: Any, runs_dir: str | None = None) -> str:
     train = config.train
     parts += ["--epochs", str(train.epochs), "--batch-size", str(train.batch_size), "--lr", f"{train.lr:g}"]
     parts += ["--seed", str(train.seed), "--device", train.device]
+    parts += ["--patience", str(train.patience), "--schedule", train.schedule]
+    if train.time_budget is not None:
+        parts += ["--time-budget", f"{train.time_budget:g}"]
     if runs_dir:
         parts += ["--runs-dir", runs_dir]
     return " ".join(shlex.quote(part) for part in parts)
