@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fusion_core.errors import FusionExplorerError
+from fusion_core.errors import FusionExplorerError, user_message
 from ui import cache, state
 from ui.routing import use_app_navigation
-from ui.widgets import guarded, preview_modality, report_view, schema_editor, show_error
+from ui.widgets import guarded, plain, preview_modality, report_view, schema_editor, show_error
 
 use_app_navigation()
 
@@ -26,7 +26,7 @@ def on_upload() -> None:
     try:
         cache.original_dataset(choice)
     except FusionExplorerError as exc:
-        st.session_state[state.UPLOAD_ERROR] = str(exc)
+        st.session_state[state.UPLOAD_ERROR] = plain(user_message(exc))
         return
     st.session_state[state.UPLOAD_ERROR] = None
     state.set_dataset_choice(choice)
@@ -80,7 +80,7 @@ dataset = guarded(lambda: cache.load_current(choice, state.schema_edit()))
 if dataset is None:
     st.stop()
 
-st.header(f"Report: {dataset.name}")
+st.header(f"Report: {plain(dataset.name)}")
 report_view(cache.report(choice, state.schema_edit(), dataset), key="data_report")
 
 st.header("Look at the data")

@@ -11,7 +11,7 @@ from ui import cache, state
 from ui.forms import train_settings
 from ui.jobs import start_comparison, start_single_run
 from ui.routing import use_app_navigation
-from ui.widgets import current_dataset, job_monitor, show_error
+from ui.widgets import current_dataset, job_monitor, plain, show_error
 
 use_app_navigation()
 
@@ -22,7 +22,9 @@ if dataset is None:
 running = state.job_running()
 saved = state.train_choices()
 model = state.model_choices().model
-st.markdown(f"Dataset **{dataset.name}** · fusion method **{model.fusion}** (change it on the Model page).")
+st.markdown(
+    f"Dataset **{plain(dataset.name)}** · fusion method **{model.fusion}** (change it on the Model page)."
+)
 
 with st.container(border=True, key="train_settings"):
     values, seeds = train_settings(

@@ -17,7 +17,7 @@ from fusion_core.analysis import figures
 from fusion_core.baselines import NO_MODEL_MESSAGE, is_baseline_method
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
-from ui.widgets import audio_mime, guarded, show_error
+from ui.widgets import audio_mime, guarded, plain, show_error
 
 GALLERY_COLUMNS = 3
 GALLERY_DEFAULT = 9
@@ -205,7 +205,8 @@ def _misclassified_tab(samples: list[dict[str, Any]], run: dict[str, Any], key: 
     for index, sample in enumerate(samples[:shown]):
         with columns[index % GALLERY_COLUMNS].container(border=True, key=f"{key}_wrong_{index}"):
             st.markdown(
-                f"**{sample['id']}**  \ntrue **{sample['true']}** · predicted **{sample['predicted']}** "
+                f"**{plain(sample['id'])}**  \ntrue **{plain(sample['true'])}** · predicted "
+                f"**{plain(sample['predicted'])}** "
                 f"({sample['confidence']:.0%} sure)"
             )
             for name, modality in sample["modalities"].items():
@@ -214,26 +215,26 @@ def _misclassified_tab(samples: list[dict[str, Any]], run: dict[str, Any], key: 
 
 def _show_modality(name: str, modality: dict[str, Any], key: str) -> None:
     if not modality.get("present", True):
-        st.caption(f"{name}: missing for this sample")
+        st.caption(f"{plain(name)}: missing for this sample")
         return
     shown_as = modality.get("shown_as")
     if shown_as == "image":
-        guarded(lambda: st.image(cache.file_bytes(modality["path"]), caption=name, width=128))
+        guarded(lambda: st.image(cache.file_bytes(modality["path"]), caption=plain(name), width=128))
     elif shown_as == "audio":
-        st.caption(name)
+        st.caption(plain(name))
         guarded(lambda: st.audio(cache.file_bytes(modality["path"]), format=audio_mime(modality["path"])))
     elif shown_as == "series":
         values = guarded(lambda: cache.series_values(modality["path"]))
         if values is not None:
-            st.caption(name)
+            st.caption(plain(name))
             st.line_chart(values, height=120)
     elif shown_as == "text":
-        st.markdown(f"{name}: *{modality['text']}*")
+        st.markdown(f"{plain(name)}: *{plain(modality['text'])}*")
     elif shown_as == "table":
         cells = ", ".join(f"{column} = {_cell(value)}" for column, value in modality.get("row", {}).items())
-        st.caption(f"{name}: {cells}")
+        st.caption(f"{plain(name)}: {plain(cells)}")
     elif shown_as == "shape":
-        st.caption(f"{name}: tensor of shape {tuple(modality.get('shape', []))}")
+        st.caption(f"{plain(name)}: tensor of shape {tuple(modality.get('shape', []))}")
 
 
 def _cell(value: Any) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from fusion_core import plots
-from fusion_core.errors import FusionExplorerError
+from fusion_core.errors import FusionExplorerError, user_message
 from ui import cache, state
 from ui.jobs import Job
 
@@ -100,9 +101,17 @@ def format_seconds(seconds: float | None) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~$]|^[-+=!]|(?<=\d)\.|(?<=:)/|(?<=www)\.)", re.IGNORECASE)
+
+
+def plain(text: object) -> str:
+    """``text`` escaped for Streamlit's Markdown: shown as typed, never as formatting, HTML or a link."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
 def show_error(error: FusionExplorerError) -> None:
-    """Bad input: the message, never a traceback."""
-    st.error(str(error), icon=":material/error:")
+    """Bad input: the message as plain text (it quotes the user's names and values), never a traceback."""
+    st.error(plain(user_message(error)), icon=":material/error:")
 
 
 def guarded(action: Callable[[], Any]) -> Any:
@@ -127,7 +136,7 @@ def sidebar_status() -> Any:
     choice = state.dataset_choice()
     with st.sidebar:
         kind = "sample" if choice.kind == "sample" else "your upload"
-        st.markdown(f":material/dataset: **Dataset:** {choice.label}  \n:gray[{kind}]")
+        st.markdown(f":material/dataset: **Dataset:** {plain(choice.label)}  \n:gray[{kind}]")
         device_slot = st.empty()
         show_device(device_slot, wait=False)
         job = state.current_job()
@@ -388,7 +397,7 @@ def preview_modality(
                 guarded(
                     lambda row=row: st.image(
                         cache.file_bytes(str(dataset.resolve(row[spec.columns[0]]))),
-                        caption=f"class {row[target]}",
+                        caption=f"class {plain(row[target])}",
                         width="stretch",
                     )
                 )
@@ -398,7 +407,7 @@ def preview_modality(
             path = str(dataset.resolve(row[spec.columns[0]]))
             left, right = st.columns([1, 2])
             with left:
-                st.markdown(f"**{row[dataset.id_column]}** · class {row[target]}")
+                st.markdown(f"**{plain(row[dataset.id_column])}** · class {plain(row[target])}")
                 guarded(lambda path=path: st.audio(cache.file_bytes(path), format=audio_mime(path)))
             with right:
                 result = guarded(
@@ -452,12 +461,14 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
     """The data report: counts, modalities, class balance, notes and warnings."""
     first, second, third = st.columns(3)
     first.metric("Samples", report["samples"], border=True)
-    second.metric("Classes", len(report["classes"]), border=True, help=f"Label column: {report['target']}")
+    second.metric(
+        "Classes", len(report["classes"]), border=True, help=f"Label column: {plain(report['target'])}"
+    )
     third.metric("Modalities", len(report["modalities"]), border=True)
     for warning in report["warnings"]:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(plain(warning), icon=":material/warning:")
     for note in report["notes"]:
-        st.info(note, icon=":material/info:")
+        st.info(plain(note), icon=":material/info:")
     left, right = st.columns([3, 2])
     with left:
         rows = [
@@ -473,7 +484,7 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
         ]
         st.dataframe(rows, hide_index=True, width="stretch", key=f"{key}_modalities")
         if report["unused_columns"]:
-            st.caption("Not used: " + ", ".join(report["unused_columns"]))
+            st.caption("Not used: " + plain(", ".join(report["unused_columns"])))
     with right:
         st.plotly_chart(plots.class_balance_figure(report["classes"]), width="stretch", key=f"{key}_balance")
 

@@ -1,0 +1,149 @@
+"""Robustness of trained models: noise, missing modalities, corruptions and attacks, on data with a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_analysis import _signal_and_noise
+from test_baselines import variance_series_dataset
+
+from fusion_core.analysis.robustness import (
+    NO_NETWORK_MESSAGE,
+    relative_auc,
+    robustness_curves,
+    robustness_run,
+)
+from fusion_core.baselines import run_baseline
+from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from fusion_core.data.types import PreparedData, PreparedModality, Splits
+from fusion_core.errors import ConfigError
+from fusion_core.experiment import run_experiment
+
+
+@pytest.fixture(scope="module")
+def data() -> PreparedData:
+    return _signal_and_noise()
+
+
+@pytest.fixture(scope="module")
+def run(data):
+    config = ExperimentConfig(
+        data=DataConfig(source="signal-and-noise"),
+        model=ModelConfig(fusion="concat", embedding_dim=16),
+        train=TrainConfig(epochs=15, batch_size=64, lr=5e-3, device="cpu"),
+    )
+    return run_experiment(config, prepared=data)
+
+
+@pytest.fixture(scope="module")
+def report(run, data):
+    return robustness_curves(run.model, data, epsilons=(0.0, 0.1, 0.5))
+
+
+def _curve(report, modality, corruption):
+    (curve,) = [
+        c
+        for c in report["curves"] + report["adversarial"]
+        if (c["modality"], c["corruption"]) == (modality, corruption)
+    ]
+    return curve
+
+
+def test_noise_on_the_signal_lowers_f1_monotonically(report):
+    curve = _curve(report, "signal", "noise")
+    assert curve["f1"][0] == pytest.approx(report["clean_f1"])
+    assert report["clean_f1"] > 0.8
+    assert all(later <= earlier + 1e-9 for earlier, later in zip(curve["f1"], curve["f1"][1:], strict=False))
+    assert curve["f1"][-1] < report["clean_f1"] - 0.2
+    assert curve["robustness"] < 0.9
+
+
+def test_noise_on_an_uninformative_modality_barely_moves_f1(report):
+    curve = _curve(report, "noise", "noise")
+    assert max(abs(f - report["clean_f1"]) for f in curve["f1"]) < 0.06
+    assert curve["robustness"] > 0.95
+    assert curve["robustness"] > _curve(report, "signal", "noise")["robustness"]
+
+
+def test_fgsm_at_zero_epsilon_equals_clean_f1(report):
+    for modality in ("signal", "noise", "all"):
+        fgsm = _curve(report, modality, "fgsm")
+        assert fgsm["levels"][0] == 0.0
+        assert fgsm["f1"][0] == pytest.approx(report["clean_f1"], abs=1e-12)
+    # and the attack on the signal hurts more with a larger budget, more than on the uninformative modality
+    signal = _curve(report, "signal", "pgd")
+    assert signal["f1"][-1] < signal["f1"][0] - 0.2
+    assert signal["f1"][-1] < _curve(report, "noise", "pgd")["f1"][-1]
+
+
+def test_missing_signal_costs_more_than_missing_noise(report):
+    signal, noise = _curve(report, "signal", "missing"), _curve(report, "noise", "missing")
+    assert signal["levels"] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert signal["f1"][-1] < 0.5 < noise["f1"][-1]
+    assert report["scores"]["missing"] == pytest.approx((signal["robustness"] + noise["robustness"]) / 2)
+    assert set(report["scores"]) == {"noise", "missing", "fgsm", "pgd"}
+
+
+def test_relative_auc():
+    assert relative_auc([0, 1, 2], [0.8, 0.8, 0.8], 0.8) == pytest.approx(1.0)
+    assert relative_auc([0, 1], [1.0, 0.0], 1.0) == pytest.approx(0.5)
+    assert relative_auc([0, 0.5, 1], [1.0, 0.0, 0.0], 1.0) == pytest.approx(0.25)
+
+
+def _typed_data() -> PreparedData:
+    """One modality of each kind of tensor, to check each type's corruption runs and leaves clean F1 at 0."""
+    n = 60
+    rng = np.random.default_rng(1)
+    labels = torch.from_numpy(rng.integers(0, 2, n))
+    present = torch.ones(n, dtype=torch.bool)
+    modalities = {
+        "img": PreparedModality("img", "image", "grid", torch.randn(n, 3, 8, 8), present.clone()),
+        "words": PreparedModality(
+            "words", "text", "tokens", torch.randint(2, 20, (n, 12)), present.clone(), vocab_size=20
+        ),
+        "clip": PreparedModality("clip", "audio", "grid", torch.randn(n, 1, 6, 10), present.clone()),
+        "steps": PreparedModality("steps", "series", "sequence", torch.randn(n, 16, 2), present.clone()),
+    }
+    everything = torch.arange(n)
+    return PreparedData(
+        dataset_name="typed",
+        modalities=modalities,
+        labels=labels,
+        class_names=["x", "y"],
+        ids=[str(i) for i in range(n)],
+        splits=Splits(train=everything[:30], val=everything[30:40], test=everything[40:]),
+    )
+
+
+def test_each_type_gets_its_corruption():
+    data = _typed_data()
+    from fusion_core.model import build_model
+
+    model = build_model(
+        {name: m.spec for name, m in data.modalities.items()},
+        num_classes=2,
+        config=ModelConfig(fusion="concat", embedding_dim=8),
+    )
+    report = robustness_curves(model, data, epsilons=(0.0, 0.1))
+    kinds = {(c["modality"], c["corruption"]) for c in report["curves"]}
+    assert {
+        ("img", "occlusion"),
+        ("words", "word_dropout"),
+        ("clip", "time_mask"),
+        ("steps", "time_mask"),
+    } <= kinds
+    assert ("words", "noise") not in kinds  # token ids are discrete: no Gaussian noise, no gradient attack
+    assert "words" not in {c["modality"] for c in report["adversarial"]}
+    assert all(c["f1"][0] == report["clean_f1"] for c in report["curves"])
+
+
+def test_a_classical_baseline_says_it_has_no_network(tmp_path):
+    dataset = variance_series_dataset(tmp_path, n=60)
+    config = ExperimentConfig(
+        data=DataConfig(source="unused"), model=ModelConfig(fusion="sk:logreg:only:signal")
+    )
+    baseline = run_baseline(config, dataset=dataset)
+    with pytest.raises(ConfigError, match="no network") as info:
+        robustness_run(baseline, dataset=dataset)
+    assert NO_NETWORK_MESSAGE in str(info.value)
