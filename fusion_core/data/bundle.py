@@ -248,7 +248,12 @@ def referenced_members(
         if manifest is not None:
             break
     else:
-        return members  # no manifest: let the folder check explain what is missing
+        inner = [p for p in by_path if p.lower().endswith(".zip")]
+        if inner:
+            raise DataError(
+                f"{shown} holds another zip ({inner[0]}) but no manifest.csv; upload the inner zip itself"
+            )
+        raise DataError(_NO_MANIFEST.format(shown=shown))
     raw = read_member(archive, manifest, shown)
     try:
         table = pd.read_csv(
@@ -277,10 +282,13 @@ def _bundle_root(folder: Path, shown: str) -> Path:
     entries = [p for p in folder.iterdir()]
     if len(entries) == 1 and entries[0].is_dir() and (entries[0] / "manifest.csv").is_file():
         return entries[0]
-    raise DataError(
-        f"no manifest.csv in {shown}; put manifest.csv at the top of the zip (or in its single top-level "
-        "folder) next to the media folders"
-    )
+    raise DataError(_NO_MANIFEST.format(shown=shown))
+
+
+_NO_MANIFEST = (
+    "no manifest.csv in {shown}; put manifest.csv at the top of the zip (or in its single top-level "
+    "folder) next to the media folders"
+)
 
 
 def _size(n: int) -> str:
