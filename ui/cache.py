@@ -56,10 +56,14 @@ def remove_stale_sessions(root: Path, max_age: float = STALE_SESSION_SECONDS) ->
     return stale
 
 
-@st.cache_resource(scope="session", on_release=remove_folder, show_spinner=False)
 def session_uploads() -> Path:
     """This browser session's upload folder, created on first use and removed when the session ends."""
-    root = cache_dir() / "uploads"
+    return _session_folder(str(cache_dir() / "uploads"))
+
+
+@st.cache_resource(scope="session", on_release=remove_folder, show_spinner=False)
+def _session_folder(uploads: str) -> Path:
+    root = Path(uploads)
     remove_stale_sessions(root)
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=SESSION_PREFIX, dir=root))
