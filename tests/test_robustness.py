@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -147,3 +150,78 @@ def test_a_classical_baseline_says_it_has_no_network(tmp_path):
     with pytest.raises(ConfigError, match="no network") as info:
         robustness_run(baseline, dataset=dataset)
     assert NO_NETWORK_MESSAGE in str(info.value)
+
+
+def test_cli_robustness_of_a_saved_run(tmp_path, capsys):
+    from test_analysis import _write_bundle
+
+    from fusion_core.cli import main
+    from fusion_core.runs import RunStore
+
+    bundle = tmp_path / "bundle"
+    _write_bundle(bundle)
+    config = ExperimentConfig(
+        data=DataConfig(source=str(bundle)),
+        model=ModelConfig(fusion="concat", embedding_dim=16),
+        train=TrainConfig(epochs=12, batch_size=32, lr=5e-3, device="cpu"),
+    )
+    run = run_experiment(config, store=RunStore(tmp_path / "runs"))
+    capsys.readouterr()
+    args = ["robustness", "--run", run.run_id, "--runs-dir", str(tmp_path / "runs")]
+    assert main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["clean_f1"] == pytest.approx(run.metrics["macro_f1"], abs=1e-6)
+    kinds = {(c["modality"], c["corruption"]) for c in report["curves"]}
+    assert {("signal", "noise"), ("note", "missing"), ("note", "word_dropout")} <= kinds
+    by_modality = {c["modality"]: c["robustness"] for c in report["curves"] if c["corruption"] == "missing"}
+    assert by_modality["signal"] < by_modality["noise"]  # losing the informative modality costs the most
+    assert {"noise", "missing", "word_dropout", "fgsm", "pgd"} <= set(report["scores"])
+
+    assert main([*args, "--no-attack"]) == 0
+    text = capsys.readouterr().out
+    assert "Gaussian noise on signal" in text and "FGSM" not in text
+    assert re.search(r"^  missing\s+\d\.\d{3}$", text, re.MULTILINE)
+
+
+def test_results_tab_and_compare_overlay_in_the_app(tmp_path, monkeypatch):
+    from app_helpers import new_app, open_page, plotly_spec, problems
+    from test_analysis import _write_bundle
+
+    from fusion_core.runs import RunStore
+
+    bundle = tmp_path / "bundle"
+    _write_bundle(bundle)
+    store = RunStore(tmp_path / "runs")
+    trained = {}
+    for fusion in ("concat", "late"):
+        config = ExperimentConfig(
+            data=DataConfig(source=str(bundle)),
+            model=ModelConfig(fusion=fusion, embedding_dim=8),
+            train=TrainConfig(epochs=3, batch_size=32, device="cpu"),
+        )
+        trained[fusion] = run_experiment(config, store=store, label=fusion)
+    baseline = ExperimentConfig(data=DataConfig(source=str(bundle)), model=ModelConfig(fusion="sk:logreg:early"))
+    run_experiment(baseline, store=store, label="baseline")
+    monkeypatch.setenv("FUSION_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("FUSION_EXPLORER_CACHE", str(tmp_path / "cache"))
+
+    at = open_page(new_app(), "results")
+    at.selectbox(key="results_run").select(trained["concat"].run_id).run()
+    at.toggle(key="results_robustness_measure").set_value(True).run(timeout=60)
+    assert problems(at) == []
+    missing = plotly_spec(at, "results_robustness_missing")
+    assert {trace["name"].split(" (")[0] for trace in missing["data"]} == {"signal", "noise", "note"}
+    assert plotly_spec(at, "results_robustness_fgsm")
+
+    at.selectbox(key="results_run").select(next(r["run_id"] for r in store.list() if r["label"] == "baseline"))
+    at.run()
+    assert any("no network" in info.value for info in at.info)
+
+    open_page(at, "compare")
+    at.toggle(key="compare_robustness_measure").set_value(True).run(timeout=60)
+    assert problems(at) == []
+    assert any("have no network" in caption.value for caption in at.caption)
+    at.selectbox(key="compare_robustness_kind").select("missing").run()
+    at.selectbox(key="compare_robustness_modality").select("signal").run()
+    overlay = plotly_spec(at, "compare_robustness_overlay")
+    assert sorted(trace["name"].split(" (")[0] for trace in overlay["data"]) == ["concat", "late"]

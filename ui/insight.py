@@ -23,7 +23,7 @@ GALLERY_COLUMNS = 3
 GALLERY_DEFAULT = 9
 
 
-def _run_key(run: Any) -> str:
+def run_key(run: Any) -> str:
     return str(run.run_id or f"{run.label}|{run.created}")
 
 
@@ -35,7 +35,7 @@ def _analysis(run_key: str, tsne: bool, dataset_key: str, _run: Any, _dataset: A
     return analyze_run(_run, dataset=_dataset, tsne=tsne)
 
 
-def _dataset_for(run: Any) -> tuple[str, Any]:
+def dataset_for(run: Any) -> tuple[str, Any]:
     """The app's dataset as loaded when the run was trained on it; else None (``analyze_run`` loads it).
 
     Only the uncorrected dataset can match: a run trained on corrected columns names the bundle folder
@@ -68,10 +68,10 @@ def render_insight_panel(run: Any, *, key: str = "insight") -> None:
         help="t-SNE draws a neighbourhood-preserving map of the fused representation. It takes a few seconds "
         "longer than PCA.",
     )
-    dataset_key, dataset = _dataset_for(run)
+    dataset_key, dataset = dataset_for(run)
     with st.spinner("Analysing the model on the test split…"):
         try:
-            report = _analysis(_run_key(run), tsne, dataset_key, run, dataset)
+            report = _analysis(run_key(run), tsne, dataset_key, run, dataset)
         except FusionExplorerError as exc:
             show_error(exc)
             return

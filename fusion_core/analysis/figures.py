@@ -211,3 +211,42 @@ def lab_figure(
     fig.add_hline(y=chance, line_dash="dash", line_color=NEGATIVE_COLOR)
     fig.update_yaxes(title="macro-F1", range=[0, 1.1])
     return _layout(fig, title, showlegend=False)
+
+
+def robustness_figure(report: Mapping, corruption: str, *, title: str | None = None) -> go.Figure:
+    """Macro-F1 against severity for one kind of damage, one line per modality (and "all" for attacks)."""
+    curves = [c for c in (*report["curves"], *report["adversarial"]) if c["corruption"] == corruption]
+    return _severity_figure({c["modality"]: c for c in curves}, report["clean_f1"], title=title)
+
+
+def robustness_overlay_figure(
+    reports: Mapping[str, Mapping], corruption: str, modality: str, *, title: str | None = None
+) -> go.Figure:
+    """One kind of damage on one modality, one line per run: which method holds up best."""
+    curves = {}
+    for label, report in reports.items():
+        for curve in (*report["curves"], *report["adversarial"]):
+            if (curve["corruption"], curve["modality"]) == (corruption, modality):
+                curves[label] = curve
+    return _severity_figure(curves, None, title=title)
+
+
+def _severity_figure(curves: Mapping[str, Mapping], clean: float | None, *, title: str | None) -> go.Figure:
+    fig = go.Figure()
+    for i, (name, curve) in enumerate(curves.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=curve["levels"],
+                y=curve["f1"],
+                mode="lines+markers",
+                name=f"{name} ({curve['robustness']:.2f})",
+                line={"color": color(i)},
+                hovertemplate=f"{name}<br>severity %{{x:g}}: macro-F1 %{{y:.3f}}<extra></extra>",
+            )
+        )
+    if clean is not None:
+        fig.add_hline(y=clean, line_dash="dot", line_color=BASELINE_COLOR)
+    unit = next(iter(curves.values()))["unit"] if curves else "severity"
+    fig.update_xaxes(title=unit)
+    fig.update_yaxes(title="macro-F1", range=[0, 1.05])
+    return _layout(fig, title)
