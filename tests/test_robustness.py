@@ -225,3 +225,25 @@ def test_results_tab_and_compare_overlay_in_the_app(tmp_path, monkeypatch):
     at.selectbox(key="compare_robustness_modality").select("signal").run()
     overlay = plotly_spec(at, "compare_robustness_overlay")
     assert sorted(trace["name"].split(" (")[0] for trace in overlay["data"]) == ["concat", "late"]
+
+
+@pytest.mark.slow  # trains two models on a bundled sample
+def test_modality_dropout_flattens_the_missing_modality_curve():
+    """On activity-sensors both modalities matter; a model trained with modality dropout keeps more of its score
+    when either goes missing (the figures are in sample_data/activity-sensors.md)."""
+    scores = {}
+    for dropout in (0.0, 0.5):
+        config = ExperimentConfig(
+            data=DataConfig(source="activity-sensors"),
+            model=ModelConfig(fusion="concat"),
+            train=TrainConfig(device="cpu", epochs=EPOCHS, modality_dropout=dropout),
+        )
+        report = robustness_run(run_experiment(config), adversarial=False)
+        scores[dropout] = {c["modality"]: c for c in report["curves"] if c["corruption"] == "missing"}
+    for modality in ("motion", "subject"):
+        plain, dropped = scores[0.0][modality], scores[0.5][modality]
+        assert dropped["f1"][-1] > plain["f1"][-1] + 0.15, modality  # F1 with the modality always missing
+        assert dropped["robustness"] > plain["robustness"] + 0.1, modality
+
+
+EPOCHS = 15
