@@ -70,7 +70,7 @@ with upload:
         disabled=running,
         help="A zip holding manifest.csv (one row per sample, a 'label' column), an optional schema.json "
         "and media folders; or several files: CSV tables with a shared 'id' column plus a zip of media "
-        "files per modality named <id>.<ext>. Up to 500 MB per file.",
+        "files per modality named <id>.<ext>. Up to 500 MB per file; a zip may unpack to 512 MB.",
     )
 upload_error = st.session_state.get(state.UPLOAD_ERROR)
 if upload_error:
