@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fusion_core.errors import FusionExplorerError, user_message
+from fusion_core.settings import upload_limits
 from ui import cache, state
 from ui.routing import use_app_navigation
 from ui.widgets import guarded, plain, preview_modality, report_view, schema_editor, show_error
@@ -70,7 +71,7 @@ with upload:
         disabled=running,
         help="A zip holding manifest.csv (one row per sample, a 'label' column), an optional schema.json "
         "and media folders; or several files: CSV tables with a shared 'id' column plus a zip of media "
-        "files per modality named <id>.<ext>. Up to 500 MB per file; a zip may unpack to 512 MB.",
+        f"files per modality named <id>.<ext>. A zip may unpack to {upload_limits().max_unpacked_bytes // 1024**2:,} MB.",
     )
 upload_error = st.session_state.get(state.UPLOAD_ERROR)
 if upload_error:

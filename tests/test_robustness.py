@@ -200,7 +200,9 @@ def test_results_tab_and_compare_overlay_in_the_app(tmp_path, monkeypatch):
             train=TrainConfig(epochs=3, batch_size=32, device="cpu"),
         )
         trained[fusion] = run_experiment(config, store=store, label=fusion)
-    baseline = ExperimentConfig(data=DataConfig(source=str(bundle)), model=ModelConfig(fusion="sk:logreg:early"))
+    baseline = ExperimentConfig(
+        data=DataConfig(source=str(bundle)), model=ModelConfig(fusion="sk:logreg:early")
+    )
     run_experiment(baseline, store=store, label="baseline")
     monkeypatch.setenv("FUSION_EXPLORER_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("FUSION_EXPLORER_CACHE", str(tmp_path / "cache"))
@@ -213,7 +215,9 @@ def test_results_tab_and_compare_overlay_in_the_app(tmp_path, monkeypatch):
     assert {trace["name"].split(" (")[0] for trace in missing["data"]} == {"signal", "noise", "note"}
     assert plotly_spec(at, "results_robustness_fgsm")
 
-    at.selectbox(key="results_run").select(next(r["run_id"] for r in store.list() if r["label"] == "baseline"))
+    at.selectbox(key="results_run").select(
+        next(r["run_id"] for r in store.list() if r["label"] == "baseline")
+    )
     at.run()
     assert any("no network" in info.value for info in at.info)
 

@@ -180,10 +180,18 @@ def infer_modalities(
     tabular: list[str] = []
     found: dict[str, ModalitySpec] = {}
     order: list[str] = []
+    numeric = numeric_columns(table)  # decided in one block: a table may have tens of thousands of columns
+    empty = (
+        set(numeric[np.isnan(table[numeric].to_numpy(dtype=float)).all(axis=0)]) if len(numeric) else set()
+    )
+    numeric = set(numeric)
     for column in table.columns:
         if column in (target, id_column):
             continue
-        kind = infer_column_type(table[column], media=root is not None)
+        if column in numeric:
+            kind = None if column in empty else "tabular"
+        else:
+            kind = infer_column_type(table[column], media=root is not None)
         if kind is None:
             continue
         if kind == "tabular":
@@ -199,6 +207,14 @@ def infer_modalities(
     if tabular:
         found["tabular"] = ModalitySpec(name="tabular", type="tabular", columns=tabular)
     return {name: found[name] for name in order}
+
+
+def numeric_columns(table: pd.DataFrame) -> pd.Index:
+    """The columns holding numbers (booleans excluded), read from the dtypes without touching the values."""
+    dtypes = table.dtypes
+    return dtypes.index[
+        [pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in dtypes]
+    ]
 
 
 def infer_column_type(values: pd.Series, *, media: bool = True) -> str | None:
@@ -288,7 +304,8 @@ def check_modalities(
 
 def check_finite_numbers(table: pd.DataFrame, columns: list[str], shown: str) -> None:
     """Refuse infinite numbers in numeric columns (empty cells and NaN are imputed; infinity cannot be)."""
-    numeric = [c for c in columns if pd.api.types.is_float_dtype(table[c].dtype)]
+    dtypes = table.dtypes
+    numeric = [c for c in columns if pd.api.types.is_float_dtype(dtypes[c])]
     if not numeric:
         return
     values = table[numeric].to_numpy(dtype=float)
