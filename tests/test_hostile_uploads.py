@@ -157,3 +157,30 @@ def test_uploads_land_in_a_session_folder_and_stale_ones_are_removed(tmp_path, m
     fresh.mkdir()
     assert remove_stale_sessions(session.parent) == [stale]
     assert fresh.is_dir() and not stale.exists()
+
+
+def test_labels_with_markup_are_plain_text_in_the_misclassified_gallery(tmp_path, monkeypatch):
+    from test_data_validation import MARKUP_LABEL
+
+    from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+    from fusion_core.experiment import run_experiment
+    from fusion_core.runs import RunStore
+
+    classes = (MARKUP_LABEL, "<b>bold</b>", "https://example.com")
+    bundle = write_bundle(tmp_path, n=45, modalities=("tabular", "text"), classes=classes)
+    config = ExperimentConfig(
+        data=DataConfig(source=str(bundle)),
+        model=ModelConfig(fusion="concat", embedding_dim=4),
+        train=TrainConfig(epochs=1, lr=1e-7, device="cpu"),  # an untrained model: mistakes are certain
+    )
+    run = run_experiment(config, store=RunStore(tmp_path / "runs"))
+    assert (run.y_true != run.y_pred).any()
+    monkeypatch.setenv("FUSION_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("FUSION_EXPLORER_CACHE", str(tmp_path / "cache"))
+    at = open_page(new_app(), "results")
+    cards = [m.value for m in at.markdown if "predicted" in m.value]
+    assert cards
+    for card in cards:
+        assert "[link](" not in card and "<b>" not in card and "https://" not in card
+        assert "**bold**" not in card.replace("\\*", "")
+    assert any(r"\*\*bold\*\* \[link\](javascript:alert(1))" in card for card in cards)

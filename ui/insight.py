@@ -112,7 +112,7 @@ def _contribution_tab(contribution: dict[str, Any], key: str) -> None:
                 "information, and add up to the score with all minus the score with none."
             )
         else:
-            st.info(contribution.get("shapley_note") or "Shapley values need at least one modality.")
+            st.info(plain(contribution.get("shapley_note") or "Shapley values need at least one modality."))
     with st.expander("Every subset of modalities"):
         st.dataframe(
             [
@@ -157,7 +157,7 @@ def _weights_tab(weights: dict[str, Any], key: str) -> None:
 
 def _projection_tab(projection: dict[str, Any], key: str) -> None:
     if not projection.get("available"):
-        st.info(projection.get("note", "This method does not expose a fused representation."))
+        st.info(plain(projection.get("note", "This method does not expose a fused representation.")))
         return
     st.markdown(
         f"The fused representation has **{projection['dim']}** numbers per sample; here it is squeezed to "
@@ -246,5 +246,6 @@ def _cell(value: Any) -> str:
 
 
 def _sentence(note: str) -> str:
-    """A note from ``fusion_core.analysis`` as a sentence: capital first letter, final full stop."""
-    return note[:1].upper() + note[1:] + ("" if note.endswith(".") else ".")
+    """A note from ``fusion_core.analysis`` as a sentence (capital first letter, final full stop), as plain
+    text: notes quote modality and class names, which the user chose."""
+    return plain(note[:1].upper() + note[1:] + ("" if note.endswith(".") else "."))
