@@ -206,3 +206,15 @@ def test_write_html(tmp_path):
     path = plots.write_html(fig, tmp_path / "sub" / "balance.html")
     text = path.read_text()
     assert "<html>" in text[:40] and "plotly" in text and '"a"' in text
+
+
+def test_class_names_with_markup_are_escaped_in_figures():
+    from fusion_core.plots import class_balance_figure, confusion_matrix_figure
+
+    names = ['<a href="https://example.com">click</a>', "<b>bold</b>"]
+    figure = confusion_matrix_figure([[1, 0], [0, 1]], names)
+    assert list(figure.data[0].x) == [
+        '&lt;a href="https://example.com"&gt;click&lt;/a&gt;',
+        "&lt;b&gt;bold&lt;/b&gt;",
+    ]
+    assert "<b>" not in str(class_balance_figure({"<b>bold</b>": 3}).data[0].x)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 
 from fusion_core.analysis.interactions import CHANCE_F1
+from fusion_core.plots import as_text
 
 BASELINE_COLOR = "#7f7f7f"
 FUSION_COLOR = "#1f77b4"
@@ -120,7 +121,7 @@ def weights_figure(weights: Mapping, key: str | None = None, *, title: str | Non
         for j, column in enumerate(kind["columns"]):
             xs += [column] * len(rows)
             ys += [values[i][j] for i in rows]
-        fig.add_box(x=xs, y=ys, name=str(class_name), marker_color=color(c), boxmean=True)
+        fig.add_box(x=xs, y=ys, name=as_text(class_name), marker_color=color(c), boxmean=True)
     fig.update_layout(boxmode="group", legend_title_text="true class")
     fig.update_yaxes(title=weight_label(key))
     fig.update_xaxes(title="modality")
@@ -166,7 +167,7 @@ def projection_figure(projection: Mapping, which: str = "pca", *, title: str | N
             x=[coords["x"][k] for k in picked],
             y=[coords["y"][k] for k in picked],
             mode="markers",
-            name=str(class_name),
+            name=as_text(class_name),
             marker={
                 "color": color(c),
                 "symbol": ["x" if w else "circle" for w in wrong],
@@ -239,7 +240,7 @@ def _severity_figure(curves: Mapping[str, Mapping], clean: float | None, *, titl
                 x=curve["levels"],
                 y=curve["f1"],
                 mode="lines+markers",
-                name=f"{name} ({curve['robustness']:.2f})",
+                name=f"{as_text(name)} ({curve['robustness']:.2f})",
                 line={"color": color(i)},
                 hovertemplate=f"{name}<br>severity %{{x:g}}: macro-F1 %{{y:.3f}}<extra></extra>",
             )
