@@ -414,7 +414,11 @@ def tabular_infinite_number(tmp_path, monkeypatch):
 
 
 def series_with_nan(tmp_path, monkeypatch):
-    return [_series_bundle(tmp_path, "gap.npy", _npy(np.array([[1.0], [np.nan], [2.0]], dtype=np.float32)))]
+    return [
+        _series_bundle(
+            tmp_path, "gap.npy", _npy(np.array([[1.0, 2.0], [np.nan, 3.0], [2.0, 4.0]], dtype=np.float32))
+        )
+    ]
 
 
 def series_with_infinity(tmp_path, monkeypatch):
@@ -578,13 +582,13 @@ HOSTILE = [
     ),
     (
         series_with_nan,
-        "series gap.npy holds 1 NaN or infinite values, which are refused (not imputed); replace them with real "
-        "numbers, or cut the series where the gap starts",
+        "series gap.npy holds 1 NaN or infinite values, which are refused (not imputed; a step that is NaN in "
+        "every channel is padding and skipped); replace them with real numbers",
     ),
     (
         series_with_infinity,
-        "series spike.csv holds 1 NaN or infinite values, which are refused (not imputed); replace them with "
-        "real numbers, or cut the series where the gap starts",
+        "series spike.csv holds 1 NaN or infinite values, which are refused (not imputed; a step that is NaN "
+        "in every channel is padding and skipped); replace them with real numbers",
     ),
     (
         series_pickled_object_in_csv_name,

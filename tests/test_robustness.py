@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 import pytest
+import test_analysis
 import torch
-from test_analysis import _signal_and_noise
 from test_baselines import variance_series_dataset
 
 from fusion_core.analysis.robustness import (
@@ -23,25 +23,15 @@ from fusion_core.data.types import PreparedData, PreparedModality, Splits
 from fusion_core.errors import ConfigError
 from fusion_core.experiment import run_experiment
 
-
-@pytest.fixture(scope="module")
-def data() -> PreparedData:
-    return _signal_and_noise()
-
-
-@pytest.fixture(scope="module")
-def run(data):
-    config = ExperimentConfig(
-        data=DataConfig(source="signal-and-noise"),
-        model=ModelConfig(fusion="concat", embedding_dim=16),
-        train=TrainConfig(epochs=15, batch_size=64, lr=5e-3, device="cpu"),
-    )
-    return run_experiment(config, prepared=data)
+data = (
+    test_analysis.data
+)  # the fixtures: two vector modalities, one decides the class; a concat model on them
+concat_run = test_analysis.concat_run
 
 
 @pytest.fixture(scope="module")
-def report(run, data):
-    return robustness_curves(run.model, data, epsilons=(0.0, 0.1, 0.5))
+def report(concat_run, data):
+    return robustness_curves(concat_run.model, data, epsilons=(0.0, 0.1, 0.5))
 
 
 def _curve(report, modality, corruption):

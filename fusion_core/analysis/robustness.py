@@ -139,75 +139,60 @@ def _missing(name: str, share: float) -> Damage:
     return damage
 
 
-def _occlusion(name: str, share: float) -> Damage:
-    """A square of side ``share`` × the image side, at a random place per sample, set to 0 (the mean)."""
+def _zeroed(name: str, where: Callable[[torch.Tensor, torch.Generator], torch.Tensor | None]) -> Damage:
+    """A damage that sets the values ``where(values, generator)`` marks to 0 (the mean, or padding)."""
 
     def damage(batch: Batch, generator: torch.Generator) -> Batch:
         inputs, masks = dict(batch[0]), batch[1]
-        values = inputs[name].clone()
-        height, width = values.shape[-2:]
-        h, w = round(share * height), round(share * width)
-        if h and w:
-            tops = torch.randint(0, height - h + 1, (len(values),), generator=generator)
-            lefts = torch.randint(0, width - w + 1, (len(values),), generator=generator)
-            rows = torch.arange(height).view(1, -1, 1)
-            cols = torch.arange(width).view(1, 1, -1)
-            inside = (
-                (rows >= tops.view(-1, 1, 1))
-                & (rows < (tops + h).view(-1, 1, 1))
-                & (cols >= lefts.view(-1, 1, 1))
-                & (cols < (lefts + w).view(-1, 1, 1))
-            )
-            values = values.masked_fill(inside.unsqueeze(1).to(values.device), 0.0)
-        inputs[name] = values
+        hidden = where(inputs[name], generator)
+        if hidden is not None:
+            inputs[name] = inputs[name].masked_fill(hidden.to(inputs[name].device), 0)
         return inputs, masks
 
     return damage
 
 
-def _word_dropout(name: str, share: float, form: str) -> Damage:
-    """Drop a share of the words: token ids become padding (0); bag-of-words counts become 0."""
-
-    def damage(batch: Batch, generator: torch.Generator) -> Batch:
-        inputs, masks = dict(batch[0]), batch[1]
-        values = inputs[name]
-        drop = (torch.rand(values.shape, generator=generator) < share).to(values.device)
-        inputs[name] = values.masked_fill(drop, 0)
-        return inputs, masks
-
-    return damage
+def _spans(count: int, length: int, span: int, generator: torch.Generator) -> torch.Tensor:
+    """``(count, length)`` bool: a run of ``span`` True at a random place in each row."""
+    starts = torch.randint(0, length - span + 1, (count, 1), generator=generator)
+    steps = torch.arange(length).view(1, -1)
+    return (steps >= starts) & (steps < starts + span)
 
 
-def _time_mask(name: str, share: float, form: str) -> Damage:
-    """A block of ``share`` × the length, at a random place per sample, set to 0 (the mean)."""
+def _occlusion(values: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor | None:
+    """A square of side ``share`` × the image side, at a random place per sample (N, C, H, W)."""
+    (height, width), n = values.shape[-2:], len(values)
+    h, w = round(share * height), round(share * width)
+    if not (h and w):
+        return None
+    rows, cols = _spans(n, height, h, generator), _spans(n, width, w, generator)
+    return rows.view(n, 1, height, 1) & cols.view(n, 1, 1, width)
 
-    def damage(batch: Batch, generator: torch.Generator) -> Batch:
-        inputs, masks = dict(batch[0]), batch[1]
-        values = inputs[name]
-        length = values.shape[-1] if form == "grid" else values.shape[1]
-        span = round(share * length)
-        if span:
-            starts = torch.randint(0, length - span + 1, (len(values),), generator=generator)
-            steps = torch.arange(length).view(1, -1)
-            inside = ((steps >= starts.view(-1, 1)) & (steps < (starts + span).view(-1, 1))).to(values.device)
-            if form == "grid":  # (N, 1, F, T): time is the last axis
-                inside = inside.view(len(values), 1, 1, length)
-            else:  # (N, T, C)
-                inside = inside.view(len(values), length, 1)
-            values = values.masked_fill(inside, 0.0)
-        inputs[name] = values
-        return inputs, masks
 
-    return damage
+def _word_dropout(values: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """A share of the words: token ids become padding (0); bag-of-words counts become 0."""
+    return torch.rand(values.shape, generator=generator) < share
+
+
+def _time_mask(
+    values: torch.Tensor, share: float, form: str, generator: torch.Generator
+) -> torch.Tensor | None:
+    """A block of ``share`` × the length at a random place per sample: (N, 1, F, T) grids or (N, T, C) sequences."""
+    length = values.shape[-1] if form == "grid" else values.shape[1]
+    span = round(share * length)
+    if not span:
+        return None
+    steps = _spans(len(values), length, span, generator)
+    return steps.view(len(values), 1, 1, length) if form == "grid" else steps.view(len(values), length, 1)
 
 
 def _type_corruption(data: PreparedData, name: str, share: float) -> Damage:
     modality = data.modalities[name]
     if modality.type == "image":
-        return _occlusion(name, share)
+        return _zeroed(name, lambda values, generator: _occlusion(values, share, generator))
     if modality.type == "text":
-        return _word_dropout(name, share, modality.form)
-    return _time_mask(name, share, modality.form)
+        return _zeroed(name, lambda values, generator: _word_dropout(values, share, generator))
+    return _zeroed(name, lambda values, generator: _time_mask(values, share, modality.form, generator))
 
 
 def _batches(data: PreparedData, rows: torch.Tensor, device: torch.device):

@@ -74,7 +74,10 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 
 
 def read_series(path: Path) -> np.ndarray:
-    """Read a series as float32 (T, C): .npy without pickle, or .csv with one column per channel."""
+    """Read a series as float32 (T, C): .npy without pickle, or .csv with one column per channel.
+
+    Steps that are NaN in every channel are padding and dropped; any other NaN or infinity is refused.
+    """
     data = _read_nonempty(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -109,12 +112,16 @@ def read_series(path: Path) -> np.ndarray:
         )
     if array.ndim == 1:
         array = array[:, None]
-    if array.size and not np.isfinite(array).all():
-        bad = int(np.size(array) - np.isfinite(array).sum())
-        raise DataError(
-            f"series {path.name} holds {bad:,} NaN or infinite values, which are refused (not imputed); "
-            "replace them with real numbers, or cut the series where the gap starts"
-        )
+    if array.ndim == 2 and array.size:
+        padding = np.isnan(array).all(axis=1)  # a step with no value in any channel pads a shorter series
+        if padding.any():
+            array = array[~padding]
+        if not np.isfinite(array).all():
+            bad = int(array.size - np.isfinite(array).sum())
+            raise DataError(
+                f"series {path.name} holds {bad:,} NaN or infinite values, which are refused (not imputed; a "
+                "step that is NaN in every channel is padding and skipped); replace them with real numbers"
+            )
     if array.ndim != 2 or array.shape[0] == 0:
         raise DataError(
             f"series {path.name} has shape {array.shape}; expected (time steps, channels) or (time steps,)"
