@@ -101,7 +101,11 @@ def format_seconds(seconds: float | None) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~$]|^[-+=!]|(?<=\d)\.|(?<=:)/|(?<=www)\.)", re.IGNORECASE)
+_MARKDOWN_SPECIAL = re.compile(
+    r"([\\`*{}\[\]<>#|~$]|(?<!\w)_|_(?!\w)|^[-+=!]|(?<=\d)\.|(?<=:)/|(?<=www)\.)", re.IGNORECASE
+)
+"""Characters that would start Markdown, HTML or a link; an underscore inside a word (snake_case) is
+never emphasis, so it is left as typed."""
 
 
 def plain(text: object) -> str:
