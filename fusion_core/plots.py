@@ -12,6 +12,7 @@ round trip through JSON, as dicts; both are accepted.
 
 from __future__ import annotations
 
+import html
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,12 @@ NEURAL_GROUP = "neural methods"
 SK_GROUP = "classical baselines (sk:)"
 METRIC_TITLES = {"macro_f1": "Macro-F1", "accuracy": "Accuracy", "weighted_f1": "Weighted F1"}
 METRIC_COLORS = {"precision": "#1f77b4", "recall": "#ff7f0e", "f1": "#2ca02c"}
+
+
+def as_text(value: Any) -> str:
+    """A user's string (a class name) for a figure: Plotly renders tags such as <b> and <a href>, so they
+    are escaped and shown as typed."""
+    return html.escape(str(value), quote=False)
 
 
 def _field(record: Any, key: str, default: Any = None) -> Any:
@@ -98,7 +105,7 @@ def confusion_matrix_figure(
         raise ValueError(
             f"confusion matrix of shape {counts.shape} does not match {len(class_names)} class names"
         )
-    names = [str(c) for c in class_names]
+    names = [as_text(c) for c in class_names]
     if normalize:
         totals = counts.sum(axis=1, keepdims=True)
         values = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
@@ -138,7 +145,7 @@ def per_class_metrics_figure(
 
     ``per_class`` is ``metrics["per_class"]``: ``{class: {"precision", "recall", "f1", "support"}}``.
     """
-    classes = [str(c) for c in per_class]
+    classes = [as_text(c) for c in per_class]
     fig = go.Figure()
     for metric, color in METRIC_COLORS.items():
         fig.add_trace(
@@ -256,7 +263,9 @@ def roc_figure(
         fpr, tpr = roc_points(positive, scores[:, index])
         auc = float(np.trapezoid(tpr, fpr))
         fig.add_trace(
-            go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUC {auc:.2f})", line={"color": color})
+            go.Scatter(
+                x=fpr, y=tpr, mode="lines", name=f"{as_text(name)} (AUC {auc:.2f})", line={"color": color}
+            )
         )
     fig.update_xaxes(title_text="false positive rate", range=[0, 1])
     fig.update_yaxes(title_text="true positive rate", range=[0, 1.02])
@@ -281,7 +290,7 @@ def roc_points(positive: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.
 
 def class_balance_figure(counts: Mapping[str, int], *, title: str | None = "Samples per class") -> go.Figure:
     """Bars of how many samples each class has; an uneven picture warns that accuracy may mislead."""
-    classes = [str(c) for c in counts]
+    classes = [as_text(c) for c in counts]
     values = [int(v) for v in counts.values()]
     fig = go.Figure(
         go.Bar(
@@ -582,7 +591,7 @@ def per_class_heatmap_figure(
     fig = go.Figure(
         go.Heatmap(
             z=[[np.nan if v is None else float(v) for v in row] for row in values],
-            x=names,
+            x=[as_text(name) for name in names],
             y=methods,
             text=text,
             texttemplate="%{text}",

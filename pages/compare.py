@@ -1,4 +1,4 @@
-"""Compare: several saved runs side by side — scores with error bars, gains, cost, per-class F1, curves."""
+"""Compare: several saved runs side by side — scores with error bars, gains, cost, per-class F1, curves, robustness."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fusion_core import plots
 from fusion_core.stats import comparison_statistics, noise_verdict, statistics_rows
 from fusion_core.tuning import list_studies
 from ui import state
+from ui.robustness import render_robustness_overlay
 from ui.routing import use_app_navigation
 from ui.widgets import forget_runs, guarded, load_run, run_rows, run_store
 
@@ -108,6 +109,9 @@ if runs:
             width="stretch",
             key="compare_curves",
         )
+
+    st.subheader("Robustness")
+    render_robustness_overlay(runs)
 
 st.subheader("All picked runs")
 st.dataframe(

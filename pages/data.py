@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fusion_core.errors import FusionExplorerError
+from fusion_core.errors import FusionExplorerError, user_message
+from fusion_core.settings import upload_limits
 from ui import cache, state
 from ui.routing import use_app_navigation
-from ui.widgets import guarded, preview_modality, report_view, schema_editor, show_error
+from ui.widgets import guarded, plain, preview_modality, report_view, schema_editor, show_error
 
 use_app_navigation()
 
@@ -26,7 +27,7 @@ def on_upload() -> None:
     try:
         cache.original_dataset(choice)
     except FusionExplorerError as exc:
-        st.session_state[state.UPLOAD_ERROR] = str(exc)
+        st.session_state[state.UPLOAD_ERROR] = plain(user_message(exc))
         return
     st.session_state[state.UPLOAD_ERROR] = None
     state.set_dataset_choice(choice)
@@ -70,7 +71,7 @@ with upload:
         disabled=running,
         help="A zip holding manifest.csv (one row per sample, a 'label' column), an optional schema.json "
         "and media folders; or several files: CSV tables with a shared 'id' column plus a zip of media "
-        "files per modality named <id>.<ext>. Up to 500 MB per file.",
+        f"files per modality named <id>.<ext>. A zip may unpack to {upload_limits().max_unpacked_bytes // 1024**2:,} MB.",
     )
 upload_error = st.session_state.get(state.UPLOAD_ERROR)
 if upload_error:
@@ -90,7 +91,7 @@ dataset = guarded(lambda: cache.load_current(choice, state.schema_edit()))
 if dataset is None:
     st.stop()
 
-st.header(f"Report: {dataset.name}")
+st.header(f"Report: {plain(dataset.name)}")
 report_view(cache.report(choice, state.schema_edit(), dataset), key="data_report")
 
 st.header("Look at the data")

@@ -10,11 +10,11 @@ from fusion_core.analysis.diagrams import family_svg, method_diagram
 from fusion_core.analysis.glossary import BEGINNER_PATH, FAMILIES, FAMILY_ORDER, GLOSSARY
 from fusion_core.analysis.interactions import PRESETS
 from fusion_core.data.types import InputSpec
-from fusion_core.errors import FusionExplorerError
+from fusion_core.errors import FusionExplorerError, user_message
 from fusion_core.fusion import FUSIONS
 from ui import cache, state
 from ui.routing import use_app_navigation
-from ui.widgets import show_error
+from ui.widgets import plain, show_error
 
 use_app_navigation()
 
@@ -118,7 +118,7 @@ def _method_section(name: str, cls: type, choice: state.DatasetChoice | None, sh
                     choice.digest, _specs_text(specs), num_classes, name, json.dumps(types, sort_keys=True)
                 )
             except FusionExplorerError as exc:
-                st.info(f"Not drawn for this dataset: {exc}")
+                st.info(f"Not drawn for this dataset: {plain(user_message(exc))}")
                 return
             st.graphviz_chart(dot, width="content")
 

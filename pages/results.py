@@ -1,4 +1,4 @@
-"""Results: one saved run in detail — scores, confusion matrix, per-class bars, curves, ROC, insight."""
+"""Results: one saved run in detail — scores, confusion matrix, per-class bars, curves, ROC, insight, robustness."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ import streamlit as st
 from fusion_core import plots
 from ui import cache, state
 from ui.insight import render_insight_panel
+from ui.robustness import render_robustness_panel
 from ui.routing import use_app_navigation
-from ui.widgets import cli_command, guarded, metric_cards, pick_run, repeat_command, run_store, stop_text
+from ui.widgets import (
+    cli_command,
+    guarded,
+    metric_cards,
+    pick_run,
+    plain,
+    repeat_command,
+    run_store,
+    stop_text,
+)
 
 use_app_navigation()
 
@@ -41,7 +51,7 @@ if run is None:
     st.stop()
 
 st.caption(
-    f"{run.method} on {run.dataset_name} · seed {run.seed} · {run.epochs_run} epochs · "
+    f"{run.method} on {plain(run.dataset_name)} · seed {run.seed} · {run.epochs_run} epochs · "
     f"{run.params:,} parameters · {run.train_seconds:.1f} s on {run.device} · run id `{run.run_id}`  \n"
     f"{stop_text(run)}"
 )
@@ -107,5 +117,8 @@ if packed is not None:
         "import it in another Fusion Explorer on its Results page or with fusion-explorer import.",
     )
 
-st.header("Insight")
-render_insight_panel(run)
+insight, robustness = st.tabs(["Insight", "Robustness"], key="results_tabs")
+with insight:
+    render_insight_panel(run)
+with robustness:
+    render_robustness_panel(run, key="results_robustness")

@@ -12,7 +12,7 @@ from ui import cache, state
 from ui.forms import train_settings
 from ui.jobs import start_comparison, start_single_run
 from ui.routing import use_app_navigation
-from ui.widgets import current_dataset, job_monitor, result_links, show_error
+from ui.widgets import current_dataset, job_monitor, plain, result_links, show_error
 
 use_app_navigation()
 
@@ -24,7 +24,9 @@ running = state.job_running()
 saved = state.train_choices()
 methods = available_methods(list(dataset.modalities))
 model = state.model_for(methods)
-st.markdown(f"Dataset **{dataset.name}** · fusion method **{model.fusion}** (change it on the Model page).")
+st.markdown(
+    f"Dataset **{plain(dataset.name)}** · fusion method **{model.fusion}** (change it on the Model page)."
+)
 
 with st.container(border=True, key="train_settings"):
     values, seeds = train_settings(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import stat
@@ -15,10 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bundle_factory import write_bundle, write_paired_files
+from bundle_factory import write_bundle, write_paired_files, zip_folder
 
 from fusion_core.cli import main
-from fusion_core.data import bundle as bundle_module
 from fusion_core.data import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,12 +189,12 @@ def zip_symlink(tmp_path, monkeypatch):
 
 
 def zip_over_size(tmp_path, monkeypatch):
-    monkeypatch.setattr(bundle_module, "MAX_UNPACKED_BYTES", 3 * 1024**2)
+    monkeypatch.setenv("FUSION_EXPLORER_MAX_UNPACKED_MB", "3")
     return [_zip_with(tmp_path, {"manifest.csv": b"id,label\n", "big.bin": bytes(4 * 1024**2)})]
 
 
 def zip_too_many_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(bundle_module, "MAX_ZIP_MEMBERS", 10)
+    monkeypatch.setenv("FUSION_EXPLORER_MAX_ZIP_MEMBERS", "10")
     return [_zip_with(tmp_path, {f"f{i}.txt": b"x" for i in range(12)})]
 
 
@@ -301,6 +301,374 @@ def paired_no_common_ids(tmp_path, monkeypatch):
 def unknown_dataset_name(tmp_path, monkeypatch):
     monkeypatch.setattr("fusion_core.data.sources.sample_names", lambda: ["alpha", "beta"])
     return ["no-such-dataset"]
+
+
+# --- hostile uploads: bombs, forged headers, non-finite numbers, markup in names ---------------------
+
+MARKUP_LABEL = "**bold** [link](javascript:alert(1))"
+
+
+def _wav(rate: int, samples: bytes = b"\0\0" * 64, channels: int = 1, data_size: int | None = None) -> bytes:
+    """A PCM16 WAV whose header says ``rate`` Hz and ``data_size`` bytes (default: the real size)."""
+    size = len(samples) if data_size is None else data_size
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * 2 * channels, 2 * channels, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", size) + samples
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _audio_bundle(tmp_path, clip: bytes, index: int = 2) -> Path:
+    folder = write_bundle(tmp_path, n=12, modalities=("audio",))
+    (folder / "audio" / f"s{index:03d}.wav").write_bytes(clip)
+    return folder
+
+
+def _series_bundle(tmp_path, name: str, data: bytes) -> Path:
+    folder = write_bundle(tmp_path, n=12, modalities=("series",))
+    table = pd.read_csv(folder / "manifest.csv", dtype=str)
+    table.loc[3, "series"] = f"series/{name}"
+    table.to_csv(folder / "manifest.csv", index=False)
+    (folder / "series" / name).write_bytes(data)
+    return folder
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _zip_folder_with(folder: Path, extra: dict[str, bytes], *, compression=zipfile.ZIP_DEFLATED) -> Path:
+    path = folder.with_suffix(".zip")
+    zip_folder(folder, path)
+    with zipfile.ZipFile(path, "a", compression=compression) as archive:
+        for name, data in extra.items():
+            archive.writestr(name, data)
+    return path
+
+
+def zip_bomb_member(tmp_path, monkeypatch):
+    return [_zip_folder_with(_tabular(tmp_path), {"padding.bin": bytes(16 * 1024**2)})]
+
+
+def zip_bomb_referenced_image(tmp_path, monkeypatch):
+    folder = write_bundle(tmp_path, n=12, modalities=("image",))
+    (folder / "images" / "s000.png").write_bytes(bytes(8 * 1024**2))
+    return [zip_folder(folder)]
+
+
+def zip_encrypted_member(tmp_path, monkeypatch):
+    path = zip_folder(_tabular(tmp_path))
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        while at != -1:
+            data[at + offset] |= 0x1  # the "encrypted" flag bit, as a password-protected zip sets it
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    return [path]
+
+
+def zip_inside_zip(tmp_path, monkeypatch):
+    inner = zip_folder(_tabular(tmp_path))
+    return [_zip_with(tmp_path, {"bundle.zip": inner.read_bytes()})]
+
+
+def zip_flooded_with_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUSION_EXPLORER_MAX_ZIP_MEMBERS", "500")
+    return [_zip_folder_with(_tabular(tmp_path), {f"flood/{i:04d}.txt": b"" for i in range(600)})]
+
+
+def zip_member_lies_about_size(tmp_path, monkeypatch):
+    folder = write_bundle(tmp_path, n=12, modalities=("text",))
+    path = zip_folder(folder)
+    data = bytearray(path.read_bytes())
+    name = b"manifest.csv"
+    at = data.find(b"PK\x01\x02")
+    while at != -1:  # shrink the declared size of manifest.csv in the central directory
+        name_len = struct.unpack("<H", data[at + 28 : at + 30])[0]
+        if data[at + 46 : at + 46 + name_len] == name:
+            data[at + 24 : at + 28] = struct.pack("<I", 10)
+        at = data.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(data))
+    return [path]
+
+
+def schema_nested_deep(tmp_path, monkeypatch):
+    folder = _tabular(tmp_path)
+    (folder / "schema.json").write_text('{"modalities": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    return [folder]
+
+
+def schema_top_level_list(tmp_path, monkeypatch):
+    folder = _tabular(tmp_path)
+    (folder / "schema.json").write_text("[1, 2, 3]")
+    return [folder]
+
+
+def tabular_infinite_number(tmp_path, monkeypatch):
+    def edit(table):
+        table.loc[4, "age"] = "inf"
+        return table
+
+    return [_edit_manifest(_tabular(tmp_path), edit)]
+
+
+def series_with_nan(tmp_path, monkeypatch):
+    return [
+        _series_bundle(
+            tmp_path, "gap.npy", _npy(np.array([[1.0, 2.0], [np.nan, 3.0], [2.0, 4.0]], dtype=np.float32))
+        )
+    ]
+
+
+def series_with_infinity(tmp_path, monkeypatch):
+    return [_series_bundle(tmp_path, "spike.csv", b"x,y\n1,2\ninf,3\n")]
+
+
+def series_pickled_object_in_csv_name(tmp_path, monkeypatch):
+    return [_series_bundle(tmp_path, "data.pkl", b"\x80\x04K\x01.")]
+
+
+def wav_zero_hz(tmp_path, monkeypatch):
+    return [_audio_bundle(tmp_path, _wav(0))]
+
+
+def wav_absurd_rate(tmp_path, monkeypatch):
+    return [_audio_bundle(tmp_path, _wav(4_000_000_000 // 4))]
+
+
+def wav_no_samples(tmp_path, monkeypatch):
+    return [_audio_bundle(tmp_path, _wav(16_000, samples=b""))]
+
+
+def wav_header_only(tmp_path, monkeypatch):
+    return [_audio_bundle(tmp_path, b"RIFF\x24\x00\x00\x00WAVE")]
+
+
+def image_zero_size(tmp_path, monkeypatch):
+    folder = write_bundle(tmp_path, n=12, modalities=("image",))
+    (folder / "images" / "s001.png").write_bytes(_png_header(0, 0))
+    return [folder]
+
+
+def image_truncated(tmp_path, monkeypatch):
+    folder = write_bundle(tmp_path, n=12, modalities=("image",))
+    data = (folder / "images" / "s002.png").read_bytes()
+    (folder / "images" / "s002.png").write_bytes(data[:40])
+    return [folder]
+
+
+def image_bomb_in_zip(tmp_path, monkeypatch):
+    folder = write_bundle(tmp_path, n=12, modalities=("image",))
+    (folder / "images" / "s003.png").write_bytes(_png_header(60_000, 60_000))
+    return [zip_folder(folder)]
+
+
+def manifest_utf16(tmp_path, monkeypatch):
+    folder = _tabular(tmp_path)
+    text = (folder / "manifest.csv").read_text()
+    (folder / "manifest.csv").write_bytes(text.encode("utf-16"))
+    return [folder]
+
+
+def manifest_semicolons(tmp_path, monkeypatch):
+    folder = _tabular(tmp_path)
+    text = (folder / "manifest.csv").read_text().replace(",", ";")
+    (folder / "manifest.csv").write_text(text)
+    return [folder]
+
+
+def manifest_unclosed_quote(tmp_path, monkeypatch):
+    folder = _tabular(tmp_path)
+    (folder / "manifest.csv").write_text('id,label,age\na,cat,3\nb,"dog,4\n')
+    return [folder]
+
+
+def manifest_wide(tmp_path, monkeypatch):
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    header = ",".join(["id", *(f"c{i}" for i in range(50_000))])
+    rows = "\n".join(",".join([f"r{r}", *("1" for _ in range(50_000))]) for r in range(3))
+    (folder / "manifest.csv").write_text(header + "\n" + rows + "\n")
+    return [folder]
+
+
+def manifest_huge_label_cell(tmp_path, monkeypatch):
+    return [_edit_manifest(_tabular(tmp_path), lambda t: t.assign(label="x" * 200_000))]
+
+
+def labels_all_distinct(tmp_path, monkeypatch):
+    return [_edit_manifest(_tabular(tmp_path), lambda t: t.assign(label=[f"c{i}" for i in range(len(t))]))]
+
+
+def label_in_markdown(tmp_path, monkeypatch):
+    return [_edit_manifest(_tabular(tmp_path), lambda t: t.assign(label=MARKUP_LABEL))]
+
+
+def column_name_in_html(tmp_path, monkeypatch):
+    folder = _tabular(tmp_path)
+    (folder / "schema.json").write_text(
+        json.dumps({"modalities": {"m": {"type": "tabular", "columns": ["<img src=x onerror=alert(1)>"]}}})
+    )
+    return [folder]
+
+
+def file_name_in_html(tmp_path, monkeypatch):
+    folder = write_bundle(tmp_path, n=12, modalities=("image",))
+    table = pd.read_csv(folder / "manifest.csv", dtype=str)
+    table.loc[0, "image"] = "images/<b>bold</b>.png"
+    table.to_csv(folder / "manifest.csv", index=False)
+    return [folder]
+
+
+def symlink_to_outside_file(tmp_path, monkeypatch):
+    folder = write_bundle(tmp_path, n=12, modalities=("image",))
+    outside = tmp_path / "secret.png"
+    outside.write_bytes((folder / "images" / "s000.png").read_bytes())
+    (folder / "images" / "s000.png").unlink()
+    (folder / "images" / "s000.png").symlink_to(outside)
+    return [folder]
+
+
+def windows_absolute_path(tmp_path, monkeypatch):
+    folder = write_bundle(tmp_path, n=12, modalities=("image",))
+    table = pd.read_csv(folder / "manifest.csv", dtype=str)
+    table.loc[1, "image"] = "C:\\Windows\\win.png"
+    table.to_csv(folder / "manifest.csv", index=False)
+    return [folder]
+
+
+HOSTILE = [
+    (
+        zip_bomb_member,
+        "bundle.zip member 'padding.bin' would unpack {any} times larger than it is packed (16.0 MB), over the "
+        "limit of 200; a zip bomb is refused: zip the real files again",
+    ),
+    (
+        zip_bomb_referenced_image,
+        "bundle.zip member 'images/s000.png' would unpack {any} times larger than it is packed (8.0 MB), over "
+        "the limit of 200; a zip bomb is refused: zip the real files again",
+    ),
+    (
+        zip_encrypted_member,
+        "bundle.zip member 'manifest.csv' is encrypted; create the zip again without a password",
+    ),
+    (
+        zip_inside_zip,
+        "evil.zip holds another zip (bundle.zip) but no manifest.csv; upload the inner zip itself",
+    ),
+    (
+        zip_flooded_with_files,
+        "bundle.zip holds 601 entries, over the limit of 500; split the data into smaller bundles",
+    ),
+    (
+        zip_member_lies_about_size,
+        "bundle.zip is damaged or uses an unsupported compression (Bad CRC-32 for file 'manifest.csv'); "
+        "create it again",
+    ),
+    (
+        schema_nested_deep,
+        "schema.json is nested more than 32 levels deep; a schema needs three levels (modalities, one "
+        "modality, its columns): write it flat",
+    ),
+    (
+        schema_top_level_list,
+        'schema.json must hold a JSON object with the optional keys "id", "target" and "modalities", not a list',
+    ),
+    (
+        tabular_infinite_number,
+        "column 'age' of manifest.csv holds an infinite number (data row 5; 1 in all), which is refused, not "
+        "imputed; replace it with a real number or leave the cell empty to have it imputed",
+    ),
+    (
+        series_with_nan,
+        "series gap.npy holds 1 NaN or infinite values, which are refused (not imputed; a step that is NaN in "
+        "every channel is padding and skipped); replace them with real numbers",
+    ),
+    (
+        series_with_infinity,
+        "series spike.csv holds 1 NaN or infinite values, which are refused (not imputed; a step that is NaN "
+        "in every channel is padding and skipped); replace them with real numbers",
+    ),
+    (
+        series_pickled_object_in_csv_name,
+        "path 'series/data.pkl' in column 'series' is not an series file (.npy, .csv); fix the path or change "
+        "the type of modality 'series'",
+    ),
+    (
+        wav_zero_hz,
+        "audio s002.wav says its sample rate is 0 Hz, which is impossible (expected 100 to 1,000,000 Hz); "
+        "export the recording again as a PCM WAV",
+    ),
+    (
+        wav_absurd_rate,
+        "audio s002.wav says its sample rate is 1,000,000,000 Hz, which is impossible (expected 100 to "
+        "1,000,000 Hz); export the recording again as a PCM WAV",
+    ),
+    (wav_no_samples, "audio s002.wav has no samples; remove it or replace it with a real recording"),
+    (wav_header_only, "cannot read audio s002.wav: {any}; use a PCM WAV, FLAC or OGG file"),
+    (image_zero_size, "cannot read image s001.png: {any}; check that it is a valid image file"),
+    (image_truncated, "cannot read image s002.png: {any}; check that it is a valid image file"),
+    (
+        image_bomb_in_zip,
+        "image s003.png decodes to too many pixels (over 40,000,000); resize it before uploading",
+    ),
+    (
+        manifest_utf16,
+        "manifest.csv is not UTF-8 text (byte 0xff at position 0); re-save it as UTF-8, for example as "
+        "'CSV UTF-8' from a spreadsheet program",
+    ),
+    (
+        manifest_semicolons,
+        "manifest.csv has no 'label' column; add the class of each sample as a 'label' column, or name the "
+        'label column in schema.json as "target"',
+    ),
+    (
+        manifest_unclosed_quote,
+        "cannot parse manifest.csv as CSV ({any}); check the quoting and that every row has the same number of "
+        "fields as the header",
+    ),
+    (
+        manifest_wide,
+        "manifest.csv has no 'label' column; add the class of each sample as a 'label' column, or name the "
+        'label column in schema.json as "target"',
+    ),
+    (
+        manifest_huge_label_cell,
+        "the label column 'label' has only one class (" + "'" + "x" * 78 + "… a classifier needs samples of "
+        "at least two classes",
+    ),
+    (
+        labels_all_distinct,
+        "12 classes have fewer than 3 samples: 'c0' (1), {any}; every class needs at least 3 to be split into "
+        "training, validation and test sets; add samples of them or remove them",
+    ),
+    (
+        label_in_markdown,
+        f"the label column 'label' has only one class ({MARKUP_LABEL!r}); a classifier needs samples of at "
+        "least two classes",
+    ),
+    (
+        column_name_in_html,
+        "modality 'm' names column '<img src=x onerror=alert(1)>', which manifest.csv does not have; fix the "
+        "name in schema.json (columns: id, label, age, size, color)",
+    ),
+    (
+        file_name_in_html,
+        "1 file is referenced in manifest.csv but missing (images/<b>bold</b>.png); check the paths, which are "
+        "relative to the bundle folder",
+    ),
+    (
+        symlink_to_outside_file,
+        "path 'images/s000.png' in column 'image' of manifest.csv points outside the bundle; use a path "
+        "relative to the bundle folder, without a leading '/' or '..'",
+    ),
+    (
+        windows_absolute_path,
+        "path 'C:/Windows/win.png' in column 'image' of manifest.csv points outside the bundle; use a path "
+        "relative to the bundle folder, without a leading '/' or '..'",
+    ),
+]
 
 
 CORPUS = [
@@ -461,6 +829,9 @@ CORPUS = [
         "folder exists at that path; give an existing path to a bundle folder or .zip",
     ),
 ]
+
+
+CORPUS += HOSTILE
 
 
 @pytest.mark.parametrize(("build", "expected"), CORPUS, ids=[build.__name__ for build, _ in CORPUS])

@@ -235,3 +235,15 @@ def test_lab_chance_line_stays_clear_of_the_bar_labels():
     assert bar.textposition == "inside" and bar.insidetextanchor == "start"
     (line,) = fig.layout.shapes
     assert line.y0 == line.y1 == 0.5 and line.layer == "below"
+
+
+def test_class_names_with_markup_are_escaped_in_figures():
+    from fusion_core.plots import class_balance_figure, confusion_matrix_figure
+
+    names = ['<a href="https://example.com">click</a>', "<b>bold</b>"]
+    figure = confusion_matrix_figure([[1, 0], [0, 1]], names)
+    assert list(figure.data[0].x) == [
+        '&lt;a href="https://example.com"&gt;click&lt;/a&gt;',
+        "&lt;b&gt;bold&lt;/b&gt;",
+    ]
+    assert "<b>" not in str(class_balance_figure({"<b>bold</b>": 3}).data[0].x)

@@ -5,10 +5,13 @@ JSON text of the user's choices as its cache key; the actual objects travel in
 arguments with a leading underscore, which Streamlit does not hash. Every cache
 has ``max_entries`` so a long-running server does not grow without bound.
 
-Uploaded files are copied out of the upload widget into
-``<cache>/uploads/<sha256>/`` (see :func:`save_upload`), so the dataset
-survives page switches and the widget being cleared, and loading the same
-files twice reuses the folder.
+Uploaded files are copied out of the upload widget into a folder of the
+browser session, ``<cache>/uploads/session-…/<sha256>/`` (see
+:func:`save_upload` and :func:`session_uploads`), so the dataset survives page
+switches and the widget being cleared, and loading the same files twice
+reuses the folder. The session folder is removed when the session ends
+(a session-scoped ``st.cache_resource`` is released when its tab
+disconnects); folders a stopped server left behind are removed after a day.
 """
 
 from __future__ import annotations
@@ -17,17 +20,54 @@ import hashlib
 import io
 import json
 import re
+import shutil
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from fusion_core.paths import cache_dir
 from ui import state
 from ui.state import DatasetChoice, SchemaEdit
 
 MAX_DATASETS = 6
 MAX_PREVIEWS = 64
+STALE_SESSION_SECONDS = 24 * 3600
+"""A session folder untouched this long was left by a server that stopped before the session ended."""
+SESSION_PREFIX = "session-"
+
+
+def remove_folder(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_stale_sessions(root: Path, max_age: float = STALE_SESSION_SECONDS) -> list[Path]:
+    """Remove session folders under ``root`` not modified for ``max_age`` seconds; returns them."""
+    now = time.time()
+    stale = [
+        folder
+        for folder in (root.glob(f"{SESSION_PREFIX}*") if root.is_dir() else [])
+        if folder.is_dir() and now - folder.stat().st_mtime > max_age
+    ]
+    for folder in stale:
+        remove_folder(folder)
+    return stale
+
+
+def session_uploads() -> Path:
+    """This browser session's upload folder, created on first use and removed when the session ends."""
+    return _session_folder(str(cache_dir() / "uploads"))
+
+
+@st.cache_resource(scope="session", on_release=remove_folder, show_spinner=False)
+def _session_folder(uploads: str) -> Path:
+    root = Path(uploads)
+    remove_stale_sessions(root)
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=SESSION_PREFIX, dir=root))
 
 
 def schema_key(edit: SchemaEdit) -> str:
@@ -258,12 +298,10 @@ def save_upload(files: Sequence[tuple[str, bytes]], uploads_root: Path | None = 
     One ``.zip`` is a bundle; one ``manifest.csv`` makes the folder a bundle; anything
     else is a set of per-modality files paired by id.
     """
-    from fusion_core.paths import cache_dir
-
     if not files:
         raise ValueError("no files to save")
     digest = upload_digest(files)
-    folder = (uploads_root or cache_dir() / "uploads") / digest[:32]
+    folder = (uploads_root or session_uploads()) / digest[:32]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, data in files:
@@ -294,8 +332,6 @@ def training_source(choice: DatasetChoice, edit: SchemaEdit, dataset: Any) -> st
     """
     if isinstance(choice.source, str) and edit.is_empty():
         return choice.source
-    from fusion_core.paths import cache_dir
-
     key = hashlib.sha256(f"{dataset.content_hash}\n{schema_key(edit)}".encode()).hexdigest()[:24]
     name = choice.label if edit.is_empty() else f"{choice.label}-edited"
     folder = cache_dir() / "derived" / key / _safe_name(name)

@@ -17,13 +17,13 @@ from fusion_core.analysis import figures
 from fusion_core.baselines import NO_MODEL_MESSAGE, is_baseline_method
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
-from ui.widgets import audio_mime, guarded, show_error
+from ui.widgets import audio_mime, guarded, plain, show_error
 
 GALLERY_COLUMNS = 3
 GALLERY_DEFAULT = 9
 
 
-def _run_key(run: Any) -> str:
+def run_key(run: Any) -> str:
     return str(run.run_id or f"{run.label}|{run.created}")
 
 
@@ -35,7 +35,7 @@ def _analysis(run_key: str, tsne: bool, dataset_key: str, _run: Any, _dataset: A
     return analyze_run(_run, dataset=_dataset, tsne=tsne)
 
 
-def _dataset_for(run: Any) -> tuple[str, Any]:
+def dataset_for(run: Any) -> tuple[str, Any]:
     """The app's dataset as loaded when the run was trained on it; else None (``analyze_run`` loads it).
 
     Only the uncorrected dataset can match: a run trained on corrected columns names the bundle folder
@@ -68,10 +68,10 @@ def render_insight_panel(run: Any, *, key: str = "insight") -> None:
         help="t-SNE draws a neighbourhood-preserving map of the fused representation. It takes a few seconds "
         "longer than PCA.",
     )
-    dataset_key, dataset = _dataset_for(run)
+    dataset_key, dataset = dataset_for(run)
     with st.spinner("Analysing the model on the test split…"):
         try:
-            report = _analysis(_run_key(run), tsne, dataset_key, run, dataset)
+            report = _analysis(run_key(run), tsne, dataset_key, run, dataset)
         except FusionExplorerError as exc:
             show_error(exc)
             return
@@ -112,7 +112,7 @@ def _contribution_tab(contribution: dict[str, Any], key: str) -> None:
                 "information, and add up to the score with all minus the score with none."
             )
         else:
-            st.info(contribution.get("shapley_note") or "Shapley values need at least one modality.")
+            st.info(plain(contribution.get("shapley_note") or "Shapley values need at least one modality."))
     with st.expander("Every subset of modalities"):
         st.dataframe(
             [
@@ -157,7 +157,7 @@ def _weights_tab(weights: dict[str, Any], key: str) -> None:
 
 def _projection_tab(projection: dict[str, Any], key: str) -> None:
     if not projection.get("available"):
-        st.info(projection.get("note", "This method does not expose a fused representation."))
+        st.info(plain(projection.get("note", "This method does not expose a fused representation.")))
         return
     st.markdown(
         f"The fused representation has **{projection['dim']}** numbers per sample; here it is squeezed to "
@@ -205,7 +205,8 @@ def _misclassified_tab(samples: list[dict[str, Any]], run: dict[str, Any], key: 
     for index, sample in enumerate(samples[:shown]):
         with columns[index % GALLERY_COLUMNS].container(border=True, key=f"{key}_wrong_{index}"):
             st.markdown(
-                f"**{sample['id']}**  \ntrue **{sample['true']}** · predicted **{sample['predicted']}** "
+                f"**{plain(sample['id'])}**  \ntrue **{plain(sample['true'])}** · predicted "
+                f"**{plain(sample['predicted'])}** "
                 f"({sample['confidence']:.0%} sure)"
             )
             for name, modality in sample["modalities"].items():
@@ -214,26 +215,26 @@ def _misclassified_tab(samples: list[dict[str, Any]], run: dict[str, Any], key: 
 
 def _show_modality(name: str, modality: dict[str, Any], key: str) -> None:
     if not modality.get("present", True):
-        st.caption(f"{name}: missing for this sample")
+        st.caption(f"{plain(name)}: missing for this sample")
         return
     shown_as = modality.get("shown_as")
     if shown_as == "image":
-        guarded(lambda: st.image(cache.file_bytes(modality["path"]), caption=name, width=128))
+        guarded(lambda: st.image(cache.file_bytes(modality["path"]), caption=plain(name), width=128))
     elif shown_as == "audio":
-        st.caption(name)
+        st.caption(plain(name))
         guarded(lambda: st.audio(cache.file_bytes(modality["path"]), format=audio_mime(modality["path"])))
     elif shown_as == "series":
         values = guarded(lambda: cache.series_values(modality["path"]))
         if values is not None:
-            st.caption(name)
+            st.caption(plain(name))
             st.line_chart(values, height=120)
     elif shown_as == "text":
-        st.markdown(f"{name}: *{modality['text']}*")
+        st.markdown(f"{plain(name)}: *{plain(modality['text'])}*")
     elif shown_as == "table":
         cells = ", ".join(f"{column} = {_cell(value)}" for column, value in modality.get("row", {}).items())
-        st.caption(f"{name}: {cells}")
+        st.caption(f"{plain(name)}: {plain(cells)}")
     elif shown_as == "shape":
-        st.caption(f"{name}: tensor of shape {tuple(modality.get('shape', []))}")
+        st.caption(f"{plain(name)}: tensor of shape {tuple(modality.get('shape', []))}")
 
 
 def _cell(value: Any) -> str:
@@ -245,5 +246,6 @@ def _cell(value: Any) -> str:
 
 
 def _sentence(note: str) -> str:
-    """A note from ``fusion_core.analysis`` as a sentence: capital first letter, final full stop."""
-    return note[:1].upper() + note[1:] + ("" if note.endswith(".") else ".")
+    """A note from ``fusion_core.analysis`` as a sentence (capital first letter, final full stop), as plain
+    text: notes quote modality and class names, which the user chose."""
+    return plain(note[:1].upper() + note[1:] + ("" if note.endswith(".") else "."))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
 from fusion_core import plots
-from fusion_core.errors import FusionExplorerError
+from fusion_core.errors import FusionExplorerError, user_message
 from fusion_core.training import stop_explanation
 from ui import cache, state
 from ui.errors import unexpected_errors
@@ -68,9 +69,21 @@ def format_seconds(seconds: float | None) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
+_MARKDOWN_SPECIAL = re.compile(
+    r"([\\`*{}\[\]<>#|~$]|(?<!\w)_|_(?!\w)|^[-+=!]|(?<=\d)\.|(?<=:)/|(?<=www)\.)", re.IGNORECASE
+)
+"""Characters that would start Markdown, HTML or a link; an underscore inside a word (snake_case) is
+never emphasis, so it is left as typed."""
+
+
+def plain(text: object) -> str:
+    """``text`` escaped for Streamlit's Markdown: shown as typed, never as formatting, HTML or a link."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
 def show_error(error: FusionExplorerError) -> None:
-    """Bad input: the message, never a traceback."""
-    st.error(str(error), icon=":material/error:")
+    """Bad input: the message as plain text (it quotes the user's names and values), never a traceback."""
+    st.error(plain(user_message(error)), icon=":material/error:")
 
 
 def guarded(action: Callable[[], Any]) -> Any:
@@ -95,7 +108,7 @@ def sidebar_status() -> Any:
     choice = state.dataset_choice()
     with st.sidebar:
         kind = "sample" if choice.kind == "sample" else "your upload"
-        st.markdown(f":material/dataset: **Dataset:** {choice.label}  \n:gray[{kind}]")
+        st.markdown(f":material/dataset: **Dataset:** {plain(choice.label)}  \n:gray[{kind}]")
         device_slot = st.empty()
         show_device(device_slot, wait=False)
         _sidebar_job(state.job_running())
@@ -468,12 +481,14 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
     """The data report: counts, modalities, class balance, notes and warnings."""
     first, second, third = st.columns(3)
     first.metric("Samples", report["samples"], border=True)
-    second.metric("Classes", len(report["classes"]), border=True, help=f"Label column: {report['target']}")
+    second.metric(
+        "Classes", len(report["classes"]), border=True, help=f"Label column: {plain(report['target'])}"
+    )
     third.metric("Modalities", len(report["modalities"]), border=True)
     for warning in report["warnings"]:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(plain(warning), icon=":material/warning:")
     for note in report["notes"]:
-        st.info(note, icon=":material/info:")
+        st.info(plain(note), icon=":material/info:")
     left, right = st.columns([3, 2])
     with left:
         rows = [
@@ -489,7 +504,7 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
         ]
         st.dataframe(rows, hide_index=True, width="stretch", key=f"{key}_modalities")
         if report["unused_columns"]:
-            st.caption("Not used: " + ", ".join(report["unused_columns"]))
+            st.caption("Not used: " + plain(", ".join(report["unused_columns"])))
     with right:
         st.plotly_chart(plots.class_balance_figure(report["classes"]), width="stretch", key=f"{key}_balance")
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import plotly.graph_objects as go
 
 from fusion_core.analysis.interactions import CHANCE_F1
+from fusion_core.plots import as_text
 
 BASELINE_COLOR = "#7f7f7f"
 FUSION_COLOR = "#1f77b4"
@@ -120,7 +121,7 @@ def weights_figure(weights: Mapping, key: str | None = None, *, title: str | Non
         for j, column in enumerate(kind["columns"]):
             xs += [column] * len(rows)
             ys += [values[i][j] for i in rows]
-        fig.add_box(x=xs, y=ys, name=str(class_name), marker_color=color(c), boxmean=True)
+        fig.add_box(x=xs, y=ys, name=as_text(class_name), marker_color=color(c), boxmean=True)
     fig.update_layout(boxmode="group", legend_title_text="true class")
     fig.update_yaxes(title=weight_label(key))
     fig.update_xaxes(title="modality")
@@ -166,7 +167,7 @@ def projection_figure(projection: Mapping, which: str = "pca", *, title: str | N
             x=[coords["x"][k] for k in picked],
             y=[coords["y"][k] for k in picked],
             mode="markers",
-            name=str(class_name),
+            name=as_text(class_name),
             marker={
                 "color": color(c),
                 "symbol": ["x" if w else "circle" for w in wrong],
@@ -214,3 +215,42 @@ def lab_figure(
     fig.add_hline(y=chance, line_dash="dash", line_color=NEGATIVE_COLOR, layer="below")
     fig.update_yaxes(title="macro-F1", range=[0, 1.1])
     return _layout(fig, title, showlegend=False)
+
+
+def robustness_figure(report: Mapping, corruption: str, *, title: str | None = None) -> go.Figure:
+    """Macro-F1 against severity for one kind of damage, one line per modality (and "all" for attacks)."""
+    curves = [c for c in (*report["curves"], *report["adversarial"]) if c["corruption"] == corruption]
+    return _severity_figure({c["modality"]: c for c in curves}, report["clean_f1"], title=title)
+
+
+def robustness_overlay_figure(
+    reports: Mapping[str, Mapping], corruption: str, modality: str, *, title: str | None = None
+) -> go.Figure:
+    """One kind of damage on one modality, one line per run: which method holds up best."""
+    curves = {}
+    for label, report in reports.items():
+        for curve in (*report["curves"], *report["adversarial"]):
+            if (curve["corruption"], curve["modality"]) == (corruption, modality):
+                curves[label] = curve
+    return _severity_figure(curves, None, title=title)
+
+
+def _severity_figure(curves: Mapping[str, Mapping], clean: float | None, *, title: str | None) -> go.Figure:
+    fig = go.Figure()
+    for i, (name, curve) in enumerate(curves.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=curve["levels"],
+                y=curve["f1"],
+                mode="lines+markers",
+                name=f"{as_text(name)} ({curve['robustness']:.2f})",
+                line={"color": color(i)},
+                hovertemplate=f"{name}<br>severity %{{x:g}}: macro-F1 %{{y:.3f}}<extra></extra>",
+            )
+        )
+    if clean is not None:
+        fig.add_hline(y=clean, line_dash="dot", line_color=BASELINE_COLOR)
+    unit = next(iter(curves.values()))["unit"] if curves else "severity"
+    fig.update_xaxes(title=unit)
+    fig.update_yaxes(title="macro-F1", range=[0, 1.05])
+    return _layout(fig, title)

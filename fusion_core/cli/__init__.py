@@ -13,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fusion_core.errors import FusionExplorerError
+from fusion_core.errors import FusionExplorerError, user_message
 
 SUBCOMMAND_MODULES = ("data_commands", "model_commands", "analysis_commands")
 
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except FusionExplorerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {user_message(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file or folder the user named cannot be read or written
         print(

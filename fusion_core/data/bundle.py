@@ -1,14 +1,17 @@
 """Load a bundle: a folder or ``.zip`` holding ``manifest.csv``, an optional ``schema.json`` and media files.
 
-A zip is checked before anything is written (size, file count, member names
-that would land outside the folder, symbolic links) and then unpacked once
-into ``<cache>/bundles/<sha256 of the zip>/``; loading the same zip again
-reuses that folder.
+A zip is checked before anything is written (size, file count, compression
+ratio, encryption, member names that would land outside the folder, symbolic
+links; limits in ``fusion_core.settings``). Then only ``manifest.csv``,
+``schema.json`` and the members the manifest names are unpacked, once, into
+``<cache>/bundles/<sha256 of the zip>/``; loading the same zip again reuses
+that folder. Anything else in the zip is never read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import stat
@@ -16,6 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 import pandas as pd
 
 from fusion_core.data.schema import (
@@ -31,12 +35,7 @@ from fusion_core.data.types import Dataset
 from fusion_core.data.validate import finish_dataset, hash_files
 from fusion_core.errors import DataError
 from fusion_core.paths import cache_dir
-
-MAX_UNPACKED_BYTES = 2 * 1024**3
-"""A zip may unpack to at most this many bytes (2 GiB), checked before unpacking."""
-
-MAX_ZIP_MEMBERS = 100_000
-"""A zip may hold at most this many files, checked before unpacking."""
+from fusion_core.settings import upload_limits
 
 IGNORED_MEMBERS = ("__MACOSX/", ".DS_Store", "Thumbs.db")
 """Files that archivers add on their own; they are skipped."""
@@ -137,8 +136,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def extract_zip(path: Path, destination: Path) -> Path:
-    """Check ``path`` and unpack it into ``destination`` (reused when already there); returns it."""
+def extract_zip(path: Path, destination: Path, *, referenced_only: bool = True) -> Path:
+    """Check ``path`` and unpack it into ``destination`` (reused when already there); returns it.
+
+    With ``referenced_only`` (bundles) only manifest.csv, schema.json and the members named in
+    the manifest are unpacked; a zip of media files for pairing unpacks every checked member.
+    """
     if destination.is_dir():
         return destination
     try:
@@ -146,15 +149,22 @@ def extract_zip(path: Path, destination: Path) -> Path:
     except (zipfile.BadZipFile, OSError):
         raise DataError(f"{path.name} is not a valid zip file; create it again, e.g. with zip -r") from None
     with archive:
-        members = check_zip_members(archive, path.name)
+        try:
+            members = check_zip_members(archive, path.name)
+            if referenced_only:
+                members = referenced_members(archive, members, path.name)
+        except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
+            raise DataError(
+                f"{path.name} is damaged or uses an unsupported compression ({exc}); create it again"
+            ) from None
         destination.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=destination.parent))
         try:
             for info in members:
                 target = staging.joinpath(*_member_parts(info.filename))
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(info) as source, open(target, "wb") as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
+                with open(target, "wb") as sink:
+                    sink.write(read_member(archive, info, path.name))
             try:
                 staging.rename(destination)
             except OSError:  # another process unpacked the same zip meanwhile
@@ -170,18 +180,34 @@ def extract_zip(path: Path, destination: Path) -> Path:
     return destination
 
 
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str) -> bytes:
+    """A member's bytes, read in chunks and stopped as soon as it grows past its declared size."""
+    chunks, total = [], 0
+    with archive.open(info) as source:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            total += len(chunk)
+            if total > info.file_size:
+                raise DataError(
+                    f"{shown} member {info.filename!r} unpacks to more than the size its header declares; "
+                    "the zip is damaged or forged: create it again"
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def check_zip_members(archive: zipfile.ZipFile, shown: str) -> list[zipfile.ZipInfo]:
     """The zip's files to unpack, after the checks that must come before writing anything."""
+    limits = upload_limits()
     infos = archive.infolist()
-    if len(infos) > MAX_ZIP_MEMBERS:
+    if len(infos) > limits.max_zip_members:
         raise DataError(
-            f"{shown} holds {len(infos):,} entries, over the limit of {MAX_ZIP_MEMBERS:,}; "
+            f"{shown} holds {len(infos):,} entries, over the limit of {limits.max_zip_members:,}; "
             "split the data into smaller bundles"
         )
     total = sum(info.file_size for info in infos)
-    if total > MAX_UNPACKED_BYTES:
+    if total > limits.max_unpacked_bytes:
         raise DataError(
-            f"{shown} would unpack to {_size(total)}, over the limit of {_size(MAX_UNPACKED_BYTES)}; "
+            f"{shown} would unpack to {_size(total)}, over the limit of {_size(limits.max_unpacked_bytes)}; "
             "use smaller files or split the data into smaller bundles"
         )
     members = []
@@ -198,8 +224,46 @@ def check_zip_members(archive: zipfile.ZipFile, shown: str) -> list[zipfile.ZipI
             )
         if info.is_dir() or _ignored(name):
             continue
+        if info.flag_bits & 0x1:
+            raise DataError(f"{shown} member {name!r} is encrypted; create the zip again without a password")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1024**2 and ratio > limits.max_zip_ratio:
+            raise DataError(
+                f"{shown} member {name!r} would unpack {ratio:,.0f} times larger than it is packed "
+                f"({_size(info.file_size)}), over the limit of {limits.max_zip_ratio:,.0f}; a zip bomb "
+                "is refused: zip the real files again"
+            )
         members.append(info)
     return members
+
+
+def referenced_members(
+    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], shown: str
+) -> list[zipfile.ZipInfo]:
+    """manifest.csv, schema.json and the members whose path (from the bundle root) a manifest cell names."""
+    by_path = {"/".join(_member_parts(info.filename)): info for info in members}
+    prefixes = [""] + sorted({p.split("/", 1)[0] + "/" for p in by_path if "/" in p})
+    for prefix in prefixes:
+        manifest = by_path.get(prefix + "manifest.csv")
+        if manifest is not None:
+            break
+    else:
+        inner = [p for p in by_path if p.lower().endswith(".zip")]
+        if inner:
+            raise DataError(
+                f"{shown} holds another zip ({inner[0]}) but no manifest.csv; upload the inner zip itself"
+            )
+        raise DataError(_NO_MANIFEST.format(shown=shown))
+    raw = read_member(archive, manifest, shown)
+    try:
+        table = pd.read_csv(
+            io.BytesIO(raw), dtype=str, keep_default_na=False, header=None, on_bad_lines="skip"
+        )
+        cells = {"/".join(_member_parts(c.strip())) for c in np.unique(table.to_numpy().ravel())}
+    except Exception:  # the manifest is checked and explained when the folder is loaded
+        cells = set()
+    wanted = {prefix + "manifest.csv", prefix + "schema.json"} | {prefix + cell for cell in cells if cell}
+    return [info for path, info in by_path.items() if path in wanted]
 
 
 def _member_parts(name: str) -> tuple[str, ...]:
@@ -218,10 +282,13 @@ def _bundle_root(folder: Path, shown: str) -> Path:
     entries = [p for p in folder.iterdir()]
     if len(entries) == 1 and entries[0].is_dir() and (entries[0] / "manifest.csv").is_file():
         return entries[0]
-    raise DataError(
-        f"no manifest.csv in {shown}; put manifest.csv at the top of the zip (or in its single top-level "
-        "folder) next to the media folders"
-    )
+    raise DataError(_NO_MANIFEST.format(shown=shown))
+
+
+_NO_MANIFEST = (
+    "no manifest.csv in {shown}; put manifest.csv at the top of the zip (or in its single top-level "
+    "folder) next to the media folders"
+)
 
 
 def _size(n: int) -> str:

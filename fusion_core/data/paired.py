@@ -136,7 +136,7 @@ def _open_source(path: Path, id_column: str) -> _Source:
     if path.is_file() and suffix == ".zip":
         digest = file_sha256(path)
         source = _Source(path=path, stem=stem, digest=digest)
-        source.folder = extract_zip(path, cache_dir() / "bundles" / digest)
+        source.folder = extract_zip(path, cache_dir() / "media" / digest, referenced_only=False)
     elif path.is_dir():
         source = _Source(path=path, stem=stem, digest="")
         source.folder = path

@@ -28,6 +28,9 @@ decompression bomb. 40 megapixels is far above anything a small model uses."""
 
 MAX_SERIES_VALUES = 50_000_000
 
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 100, 1_000_000
+"""An audio header outside these rates (Hz) is broken or forged; real recordings use 8 kHz to 384 kHz."""
+
 T = TypeVar("T")
 
 
@@ -53,16 +56,28 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
             samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as exc:
         raise DataError(f"cannot read audio {path.name}: {exc}; use a PCM WAV, FLAC or OGG file") from None
+    if not MIN_SAMPLE_RATE <= int(rate) <= MAX_SAMPLE_RATE:
+        raise DataError(
+            f"audio {path.name} says its sample rate is {int(rate):,} Hz, which is impossible (expected "
+            f"{MIN_SAMPLE_RATE:,} to {MAX_SAMPLE_RATE:,} Hz); export the recording again as a PCM WAV"
+        )
     samples = _to_float(np.asarray(samples))
     if samples.ndim == 1:
         samples = samples[:, None]
     if samples.shape[0] == 0:
         raise DataError(f"audio {path.name} has no samples; remove it or replace it with a real recording")
+    if not np.isfinite(samples).all():
+        raise DataError(
+            f"audio {path.name} holds NaN or infinite samples, which are refused; export the recording again"
+        )
     return samples, int(rate)
 
 
 def read_series(path: Path) -> np.ndarray:
-    """Read a series as float32 (T, C): .npy without pickle, or .csv with one column per channel."""
+    """Read a series as float32 (T, C): .npy without pickle, or .csv with one column per channel.
+
+    Steps that are NaN in every channel are padding and dropped; any other NaN or infinity is refused.
+    """
     data = _read_nonempty(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
@@ -97,6 +112,16 @@ def read_series(path: Path) -> np.ndarray:
         )
     if array.ndim == 1:
         array = array[:, None]
+    if array.ndim == 2 and array.size:
+        padding = np.isnan(array).all(axis=1)  # a step with no value in any channel pads a shorter series
+        if padding.any():
+            array = array[~padding]
+        if not np.isfinite(array).all():
+            bad = int(array.size - np.isfinite(array).sum())
+            raise DataError(
+                f"series {path.name} holds {bad:,} NaN or infinite values, which are refused (not imputed; a "
+                "step that is NaN in every channel is padding and skipped); replace them with real numbers"
+            )
     if array.ndim != 2 or array.shape[0] == 0:
         raise DataError(
             f"series {path.name} has shape {array.shape}; expected (time steps, channels) or (time steps,)"

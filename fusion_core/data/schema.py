@@ -16,10 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fusion_core.data.types import Dataset, ModalitySpec
 from fusion_core.errors import DataError
+from fusion_core.settings import upload_limits
 
 TEXT_MIN_WORDS = 3.0
 """A string column is free text when its values have at least this many words on average…"""
@@ -40,8 +42,34 @@ class SchemaFile:
     modalities: dict[str, ModalitySpec] | None = None
 
 
+def check_json_depth(text: str, shown: str) -> None:
+    """Refuse JSON nested deeper than the limit before parsing it (the parser would recurse that deep)."""
+    limit = upload_limits().max_json_depth
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                raise DataError(
+                    f"{shown} is nested more than {limit} levels deep; a schema needs three levels "
+                    "(modalities, one modality, its columns): write it flat"
+                )
+        elif char in "]}":
+            depth -= 1
+
+
 def parse_schema(text: str, shown: str = "schema.json") -> SchemaFile:
     """Parse and type-check the text of ``schema.json`` (all keys optional)."""
+    check_json_depth(text, shown)
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -152,10 +180,18 @@ def infer_modalities(
     tabular: list[str] = []
     found: dict[str, ModalitySpec] = {}
     order: list[str] = []
+    numeric = numeric_columns(table)  # decided in one block: a table may have tens of thousands of columns
+    empty = (
+        set(numeric[np.isnan(table[numeric].to_numpy(dtype=float)).all(axis=0)]) if len(numeric) else set()
+    )
+    numeric = set(numeric)
     for column in table.columns:
         if column in (target, id_column):
             continue
-        kind = infer_column_type(table[column], media=root is not None)
+        if column in numeric:
+            kind = None if column in empty else "tabular"
+        else:
+            kind = infer_column_type(table[column], media=root is not None)
         if kind is None:
             continue
         if kind == "tabular":
@@ -171,6 +207,14 @@ def infer_modalities(
     if tabular:
         found["tabular"] = ModalitySpec(name="tabular", type="tabular", columns=tabular)
     return {name: found[name] for name in order}
+
+
+def numeric_columns(table: pd.DataFrame) -> pd.Index:
+    """The columns holding numbers (booleans excluded), read from the dtypes without touching the values."""
+    dtypes = table.dtypes
+    return dtypes.index[
+        [pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d) for d in dtypes]
+    ]
 
 
 def infer_column_type(values: pd.Series, *, media: bool = True) -> str | None:
@@ -253,6 +297,26 @@ def check_modalities(
                     "put each column in one modality"
                 )
             owner[column] = name
+    check_finite_numbers(
+        table, [c for s in modalities.values() if s.type == "tabular" for c in s.columns], shown
+    )
+
+
+def check_finite_numbers(table: pd.DataFrame, columns: list[str], shown: str) -> None:
+    """Refuse infinite numbers in numeric columns (empty cells and NaN are imputed; infinity cannot be)."""
+    dtypes = table.dtypes
+    numeric = [c for c in columns if pd.api.types.is_float_dtype(dtypes[c])]
+    if not numeric:
+        return
+    values = table[numeric].to_numpy(dtype=float)
+    infinite = np.isinf(values)
+    if infinite.any():
+        rows, cols = np.nonzero(infinite)
+        raise DataError(
+            f"column {numeric[cols[0]]!r} of {shown} holds an infinite number (data row {rows[0] + 1}; "
+            f"{int(infinite.sum()):,} in all), which is refused, not imputed; replace it with a real number "
+            "or leave the cell empty to have it imputed"
+        )
 
 
 def schema_fingerprint(id_column: str, target: str, modalities: Mapping[str, ModalitySpec]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -53,7 +54,8 @@ def parse_table(raw: bytes, shown: str, *, text_columns: tuple[str, ...] = ()) -
         ) from None
     if table.empty:
         raise DataError(f"{shown} has a header but no rows; add one row per sample")
-    repeated = sorted({name for name in header if header.count(name) > 1 and name})
+    counts = Counter(header)  # linear: a table may have tens of thousands of columns
+    repeated = sorted(name for name, count in counts.items() if count > 1 and name)
     if repeated:
         raise DataError(
             f"{shown} has the column name {repeated[0]!r} more than once; give every column a unique name"
