@@ -216,7 +216,7 @@ def test_available_methods_lists_baselines_per_modality():
             "gated",
             {"a": 4, "b": 4},
             {"gate": 2},
-            "fusion 'gated' has no option 'gate'; valid options: dim, hidden, dropout",
+            "fusion 'gated' has no option 'gate'; valid options: dim, absent, hidden, dropout",
         ),
         (
             "crossattn",
@@ -327,3 +327,34 @@ def test_fusion_declares_its_contract(name):
     assert cls.fixed_encoder is None or cls.fixed_encoder in ENCODERS
     options = {info.name for info in describe_options(cls)}
     assert set(cls.head_options) <= options, "head options must be constructor options"
+
+
+ABSENT_METHODS = [name for name in FUSIONS.names() if "absent" in FUSIONS.get(name).option_choices]
+
+
+@pytest.mark.parametrize("method", ABSENT_METHODS)
+def test_learned_absent_embedding_stands_in_for_a_missing_modality(method):
+    options = {info.name: info for info in describe_options(FUSIONS.get(method))}
+    assert options["absent"].choices == ("zeros", "learned") and options["absent"].default == "zeros"
+    torch.manual_seed(0)
+    config = ModelConfig(fusion=method, fusion_options={"absent": "learned"}, embedding_dim=16)
+    model = build_model(THREE, CLASSES, config).train()
+    masks, batch = patchy_masks(list(THREE)), make_batch(THREE)
+    F.cross_entropy(model(batch, masks), torch.arange(N) % CLASSES).backward()
+    learned = model.fusion.absent.embeddings
+    assert all(learned[m].grad is not None and learned[m].grad.abs().sum() > 0 for m in learned)
+    with torch.no_grad():
+        for vector in learned.values():
+            vector.add_(1.0)  # as if trained: absent rows now read a vector that is not zero
+        model.eval()
+        moved = model(batch, masks)
+        scrambled = {
+            name: torch.where(masks[name].view(-1, *[1] * (x.dim() - 1)), x, make_batch(THREE, seed=1)[name])
+            for name, x in batch.items()
+        }
+        assert torch.allclose(model(scrambled, masks), moved, atol=1e-5)
+        zeros = build_model(THREE, CLASSES, ModelConfig(fusion=method, embedding_dim=16)).eval()
+        zeros.load_state_dict({k: v for k, v in model.state_dict().items() if ".absent." not in k})
+        with_zeros = zeros(batch, masks)
+    assert torch.allclose(with_zeros[0], moved[0], atol=1e-5)  # row 0 has every modality
+    assert not torch.allclose(with_zeros[1:5], moved[1:5], atol=1e-3)  # rows 1-4 miss some

@@ -197,6 +197,9 @@ class AbsentFill(nn.Module):
     A learned vector lets the method tell "absent" apart from "present with small values"
     (an all-zero embedding is also what a present sample can produce). It starts at zero, so
     a freshly built model behaves as with zeros, and it is trained like every other weight.
+    Methods that fill absent embeddings take it as their ``absent`` option; methods that leave
+    an absent modality out instead (attention and pooling mask it, the modality-token
+    transformer always uses a learned token) have no need of it.
     """
 
     def __init__(self, in_dims: Mapping[str, int], mode: str) -> None:
