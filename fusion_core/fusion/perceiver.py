@@ -56,7 +56,7 @@ class PerceiverFusion(Fusion):
         "dim": "size of each latent and token",
         "heads": "attention heads (dim must be divisible by it)",
         "hidden": "units in the hidden layer of the head",
-        "dropout": "fraction of attention weights and hidden units dropped at random while training",
+        "dropout": "fraction of the head's hidden units dropped at random while training",
     }
 
     def __init__(
@@ -79,8 +79,8 @@ class PerceiverFusion(Fusion):
         self.modality_embedding = nn.Parameter(torch.randn(len(self.in_dims), dim) * 0.02)
         self.latents = nn.Parameter(torch.randn(latents, dim) * 0.02)
         self.token_norm = nn.LayerNorm(dim)
-        self.read = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
-        self.think = TokenBlock(dim, heads, dropout)
+        self.read = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.think = TokenBlock(dim, heads)
         self.norm = nn.LayerNorm(dim)
         self.head = classifier_head(dim, num_classes, hidden=hidden, dropout=dropout)
         self.fused_dim = dim
