@@ -47,6 +47,7 @@ from fusion_core.data.types import PreparedData
 from fusion_core.device import describe_device, resolve_device
 from fusion_core.errors import ConfigError, TrainingError
 from fusion_core.imbalance import make_remedy
+from fusion_core.model import FusionModel
 
 THREADS_ENV = "FUSION_EXPLORER_THREADS"
 DEFAULT_THREADS = 1  # measured on a 2-core machine: steadier and faster than 2 for these model sizes
@@ -216,17 +217,10 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
                 if name in channels_last:
                     inputs[name] = inputs[name].contiguous(memory_format=torch.channels_last)
 
-            labels = tensors.labels[rows]
             with autocast():
-                features, present, sequences = model.encode(inputs, masks)
-                output = model.fusion(features, present, sequences or None, details=True)
-            fused_loss = loss_fn(output.logits.float(), labels)
-            loss = (
-                fused_loss if remedy is None else remedy.loss(fused_loss, features, present, labels, loss_fn)
-            )
-            extra = model.fusion.auxiliary_loss(output, labels, loss_fn)  # per-modality heads' own losses
-            if extra is not None:
-                loss = loss + extra
+                fused_loss, loss = training_losses(
+                    model, inputs, masks, tensors.labels[rows], loss_fn, remedy
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if remedy is not None:
@@ -356,6 +350,24 @@ def evaluate(model, tensors, rows, loss_fn, batch_size, autocast=contextlib.null
     return loss, f1, accuracy
 
 
+def training_losses(model, inputs, masks, labels, loss_fn, remedy) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(loss of the fused prediction, loss to minimise)`` for one batch.
+
+    For a ``FusionModel`` the loss to minimise adds what the fusion method trains its
+    per-modality heads with (``Fusion.auxiliary_loss``) and what the imbalance ``remedy``
+    adds; any other module is trained on its logits alone.
+    """
+    if not isinstance(model, FusionModel):
+        loss = loss_fn(model(inputs, masks).float(), labels)
+        return loss, loss
+    features, present, sequences = model.encode(inputs, masks)
+    output = model.fusion(features, present, sequences or None, details=True)
+    fused_loss = loss_fn(output.logits.float(), labels)
+    loss = fused_loss if remedy is None else remedy.loss(fused_loss, features, present, labels, loss_fn)
+    extra = model.fusion.auxiliary_loss(output, labels, loss_fn)  # per-modality heads' own losses
+    return fused_loss, loss if extra is None else loss + extra
+
+
 def embeddings_in_batches(model, tensors, rows, batch_size) -> dict[str, torch.Tensor]:
     """Each modality's encoder embeddings ``{name: (len(rows), d)}`` (absent rows are zeros)."""
     model.eval()
@@ -372,6 +384,9 @@ def embeddings_in_batches(model, tensors, rows, batch_size) -> dict[str, torch.T
 def imbalance_remedy(model: nn.Module, data: PreparedData, config: TrainConfig, notes: list[str]):
     """The ``config.imbalance`` remedy for ``model``'s encoders, or ``None`` (with a note when it cannot apply)."""
     if config.imbalance == "none":
+        return None
+    if not isinstance(model, FusionModel):
+        notes.append(f"imbalance remedy {config.imbalance!r} needs a fusion model; trained without it")
         return None
     names = list(model.encoders)
     if len(names) < 2:

@@ -193,10 +193,13 @@ def test_a_dominant_modality_is_named_in_plain_words():
     assert summary["mean"] == {"image": 7.0, "text": 1.5}
     assert summary["ratio"] == pytest.approx(7.0 / 1.5)
     assert summary["note"].startswith("image dominated training: its encoder received 4.7 times the gradient")
+    assert summary["remedy"] == "blend" and "--imbalance blend" in summary["recommendation"]
+    assert TrainConfig(imbalance=summary["remedy"]).imbalance == "blend"  # a value training accepts
 
     balanced = gradient_summary([{"epoch": 1, "grad_norms": {"image": 2.0, "text": 1.0}}])  # a JSON record
     assert balanced["dominant"] is None
     assert "no single modality dominated training" in balanced["note"]
+    assert balanced["remedy"] is None and balanced["recommendation"] == ""
     assert gradient_summary([])["note"] == "no gradient norms were recorded for this run"
 
     starved = gradient_summary([{"grad_norms": {"photo": 0.26, "caption": 0.01, "table": 0.2}}])
@@ -205,6 +208,7 @@ def test_a_dominant_modality_is_named_in_plain_words():
         "photo and table shared the gradient (1.3 to 1), while caption received far less (caption: 26 times "
         "less than photo), so it learned little and the model may be ignoring it"
     )
+    assert starved["remedy"] == "blend"
 
 
 def test_the_real_trainer_records_norms_that_reveal_the_useful_modality(concat_run):
