@@ -54,7 +54,7 @@ class ModelConfig:
 REMEDY_HELP = {
     "none": "plain training",
     "ogm-ge": "on-the-fly gradient modulation: slows the dominant modality's encoder down and adds "
-    "gradient noise (Peng et al., CVPR 2022)",
+    "gradient noise (Peng et al., CVPR 2022); made for SGD, weaker with Adam",
     "blend": "gradient blending: one extra head per modality, its loss weighted by how well it still "
     "generalises (Wang et al., CVPR 2020)",
 }

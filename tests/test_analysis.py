@@ -425,3 +425,18 @@ def test_cli_lab_prints_scores_and_the_reading(capsys):
 
     assert main(["lab", "--preset", "nope"]) == 2
     assert "unknown interaction preset 'nope'; choose one of: redundancy" in capsys.readouterr().err
+
+
+def test_evidential_fusion_reports_each_samples_uncertainty_and_it_grows_when_modalities_go(data):
+    config = ExperimentConfig(
+        data=DataConfig(source="signal-and-noise"),
+        model=ModelConfig(fusion="evidential", embedding_dim=16),
+        train=TrainConfig(epochs=10, batch_size=64, lr=5e-3, device="cpu"),
+    )
+    model = run_experiment(config, prepared=data).model
+    everything = run_model(model, data).insight["uncertainty"]
+    nothing = run_model(model, data, present=[]).insight["uncertainty"]
+    assert everything.shape == (len(data.splits.test),)
+    assert ((everything > 0) & (everything < 1)).all()
+    assert np.allclose(nothing, 1.0)  # no modality, no evidence: wholly unsure
+    assert everything.mean() < 0.5
