@@ -248,3 +248,15 @@ def test_paired_files_with_a_correction_train_and_compare_from_one_bundle(app_en
     run = RunStore(app_env).load(saved[0]["run_id"])
     again = load_dataset(run.config.data.source)  # the saved source alone reproduces the corrected data
     assert set(again.modalities) == {"clinical", "scans"} and len(again) == 40
+
+
+def test_imbalance_remedies_are_gathered_on_the_train_page(app_env):
+    at = open_page(new_app(), "train")
+    (expander,) = [e for e in at.expander if e.label == "Modality imbalance remedies"]
+    assert [box.key for box in expander.selectbox] == ["train_imbalance"]
+    assert at.selectbox(key="train_imbalance").options == ["none", "ogm-ge", "blend"]
+    at.selectbox(key="train_imbalance").set_value("blend").run()
+    at.number_input(key="train_modality_dropout").set_value(0.2).run()
+    assert problems(at) == []
+    chosen = at.session_state[state.TRAIN].train
+    assert (chosen.imbalance, chosen.modality_dropout, chosen.ogm_alpha) == ("blend", 0.2, 0.5)

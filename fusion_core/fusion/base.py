@@ -169,6 +169,25 @@ def zero_absent(features: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     return features * present.reshape(-1, *([1] * (features.dim() - 1))).to(features.dtype)
 
 
+def modality_steps(
+    name: str,
+    features: Mapping[str, torch.Tensor],
+    masks: Mapping[str, torch.Tensor],
+    sequences: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Modality ``name`` as steps to attend over: ``(N, T, d)`` and a padding mask ``(N, T)``.
+
+    Its encoder's sequence when there is one, else its embedding as a single step; every step
+    of an absent sample counts as padding.
+    """
+    if name in sequences:
+        steps, padding = sequences[name]
+    else:
+        steps = features[name].unsqueeze(1)
+        padding = steps.new_zeros(steps.shape[:2], dtype=torch.bool)
+    return steps, padding | ~masks[name].bool().unsqueeze(1)
+
+
 def masked_log_softmax(scores: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """Log-softmax over modalities ``(N, M, …)`` that gives absent modalities zero weight.
 

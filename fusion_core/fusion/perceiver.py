@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fusion_core.errors import ConfigError
-from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head
+from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, modality_steps
 from fusion_core.fusion.tokens import TokenBlock
 from fusion_core.options import require_at_least, require_fraction
 
@@ -89,13 +89,9 @@ class PerceiverFusion(Fusion):
         sequences = sequences or {}
         tokens, padding, sizes = [], [], []
         for index, m in enumerate(self.modality_names):
-            if m in sequences:
-                raw, raw_padding = sequences[m]
-            else:
-                raw = features[m].unsqueeze(1)
-                raw_padding = raw.new_zeros(raw.shape[:2], dtype=torch.bool)
+            raw, raw_padding = modality_steps(m, features, masks, sequences)  # absent: all padding
             tokens.append(self.project[m](raw) + self.modality_embedding[index])
-            padding.append(raw_padding | ~masks[m].bool().unsqueeze(1))  # an absent modality is all padding
+            padding.append(raw_padding)
             sizes.append(raw.shape[1])
         keys = self.token_norm(torch.cat(tokens, dim=1))  # (N, Σ T_m, dim)
         key_padding = torch.cat(padding, dim=1)
