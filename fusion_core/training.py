@@ -121,6 +121,11 @@ def fit(
     row bring no improvement. ``should_stop()`` is asked before every batch;
     when it returns True training stops at once and keeps the best model so far.
 
+    The loss is the fused prediction's, plus what the fusion method trains its per-modality
+    heads with (``Fusion.auxiliary_loss``) and what ``config.imbalance``'s remedy adds (its
+    heads live only during training; see ``fusion_core.imbalance``). The history's training
+    loss is the fused prediction's alone, comparable with the validation loss.
+
     Raises ``TrainingError`` when the loss stops being a finite number.
     """
     notes: list[str] = []
