@@ -17,6 +17,7 @@ import argparse
 import tempfile
 import time
 
+from fusion_core.baselines import is_baseline_method
 from fusion_core.config import DataConfig, TrainConfig
 from fusion_core.experiment import BASELINE_PREFIX, compare, summarize
 from fusion_core.fusion import FUSIONS, split_method
@@ -81,7 +82,8 @@ def show_fusion_gains(rows: list[dict]) -> None:
     """Early fusion, the best single modality, and how the feature-level methods compare with both."""
     f1 = {row["method"]: row["macro_f1_mean"] for row in rows}
     singles = {m: v for m, v in f1.items() if m.startswith(BASELINE_PREFIX)}
-    levels = {m: FUSIONS.get(split_method(m)[0]).level for m in f1 if m not in singles}
+    neural = [m for m in f1 if m not in singles and not is_baseline_method(m)]  # sk: baselines have no level
+    levels = {m: FUSIONS.get(split_method(m)[0]).level for m in neural}
     if not singles:
         return
     best_single = max(singles, key=singles.get)

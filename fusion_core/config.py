@@ -54,6 +54,16 @@ class ModelConfig:
 SCHEDULES = ("plateau", "cosine", "constant")
 """Learning-rate schedules: halve on a plateau of validation macro-F1, warm-up then cosine, or fixed."""
 
+REMEDY_HELP = {
+    "none": "plain training",
+    "ogm-ge": "on-the-fly gradient modulation: slows the dominant modality's encoder down and adds "
+    "gradient noise (Peng et al., CVPR 2022); made for SGD, weaker with Adam",
+    "blend": "gradient blending: one extra head per modality, its loss weighted by how well it still "
+    "generalises (Wang et al., CVPR 2020)",
+}
+IMBALANCE_REMEDIES = tuple(REMEDY_HELP)
+"""Training options against one modality dominating (see ``fusion_core.imbalance``)."""
+
 
 @dataclass
 class TrainConfig:
@@ -75,6 +85,8 @@ class TrainConfig:
     patience: int = 4
     class_weighting: bool = False
     modality_dropout: float = 0.0
+    imbalance: str = "none"  # a remedy for one modality dominating: "none", "ogm-ge" or "blend"
+    ogm_alpha: float = 0.5  # OGM-GE's modulation strength
     deterministic: bool = False
     bf16: bool = False
     schedule: str = "plateau"
@@ -100,6 +112,12 @@ class TrainConfig:
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
         if not 0.0 <= self.modality_dropout < 1.0:
             raise ConfigError(f"modality dropout must be in [0, 1), got {self.modality_dropout}")
+        if self.imbalance not in IMBALANCE_REMEDIES:
+            raise ConfigError(
+                f"unknown imbalance remedy {self.imbalance!r}; choose one of: {', '.join(IMBALANCE_REMEDIES)}"
+            )
+        if not self.ogm_alpha > 0:
+            raise ConfigError(f"ogm_alpha must be positive, got {self.ogm_alpha}")
         if self.optimizer not in ("adam", "adamw", "sgd"):
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of: adam, adamw, sgd")
 

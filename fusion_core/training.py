@@ -46,6 +46,8 @@ from fusion_core.config import TrainConfig
 from fusion_core.data.types import PreparedData
 from fusion_core.device import describe_device, resolve_device
 from fusion_core.errors import ConfigError, TrainingError
+from fusion_core.imbalance import make_remedy
+from fusion_core.model import FusionModel
 
 THREADS_ENV = "FUSION_EXPLORER_THREADS"
 DEFAULT_THREADS = 1  # measured on a 2-core machine: steadier and faster than 2 for these model sizes
@@ -127,6 +129,11 @@ def fit(
     (see ``LearningRateSchedule``). ``should_stop()`` is asked before every
     batch; when it returns True training stops at once and keeps the best model so far.
 
+    The loss is the fused prediction's, plus what the fusion method trains its per-modality
+    heads with (``Fusion.auxiliary_loss``) and what ``config.imbalance``'s remedy adds (its
+    heads live only during training; see ``fusion_core.imbalance``). The history's training
+    loss is the fused prediction's alone, comparable with the validation loss.
+
     Raises ``TrainingError`` when the loss stops being a finite number.
     """
     notes: list[str] = []
@@ -178,7 +185,10 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
         model.to(memory_format=torch.channels_last)
         for name in channels_last:
             tensors.values[name] = tensors.values[name].contiguous(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, config)
+    remedy = imbalance_remedy(model, data, config, notes)
+    if remedy is not None:
+        remedy.to(device)
+    optimizer = make_optimizer(model, config, extra=remedy)
     schedule = LearningRateSchedule(optimizer, config)
     class_weights = (
         inverse_frequency_weights(tensors.labels[train_rows], data.num_classes)
@@ -225,16 +235,19 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
                     inputs[name] = inputs[name].contiguous(memory_format=torch.channels_last)
 
             with autocast():
-                logits = model(inputs, masks)
-            loss = loss_fn(logits.float(), tensors.labels[rows])
+                fused_loss, loss = training_losses(
+                    model, inputs, masks, tensors.labels[rows], loss_fn, remedy
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if remedy is not None:
+                remedy.after_backward(watched)
             if watched and batch_index % GRAD_NORM_EVERY == 0:
                 grad_sum += encoder_grad_norms(watched_groups)
                 norms_taken += 1
             optimizer.step()
 
-            loss_sum += loss.detach() * (stop - start)  # stays on the device: no sync per batch
+            loss_sum += fused_loss.detach() * (stop - start)  # stays on the device: no sync per batch
             rows_seen += stop - start
             if on_batch is not None and ((batch_index + 1) % report_every == 0 or stop == n_train):
                 on_batch(BatchProgress(epoch, batch_index + 1, len(bounds), config.epochs))
@@ -249,6 +262,11 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
                 n_train,
             )
         val_loss, val_f1, val_accuracy = evaluate(model, tensors, val_rows, loss_fn, eval_batch, autocast)
+        if remedy is not None:
+            val_features = (
+                embeddings_in_batches(model, tensors, val_rows, eval_batch) if remedy.reads_validation else {}
+            )
+            remedy.end_epoch(val_loss, val_features, tensors.labels[val_rows], loss_fn)
         summary = torch.cat(
             [
                 torch.stack([loss_sum / rows_seen, val_loss, val_f1, val_accuracy]),
@@ -457,6 +475,54 @@ def evaluate(model, tensors, rows, loss_fn, batch_size, autocast=contextlib.null
     return loss, f1, accuracy
 
 
+def training_losses(model, inputs, masks, labels, loss_fn, remedy) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(loss of the fused prediction, loss to minimise)`` for one batch.
+
+    For a ``FusionModel`` the loss to minimise adds what the fusion method trains its
+    per-modality heads with (``Fusion.auxiliary_loss``) and what the imbalance ``remedy``
+    adds; any other module is trained on its logits alone.
+    """
+    if not isinstance(model, FusionModel):
+        loss = loss_fn(model(inputs, masks).float(), labels)
+        return loss, loss
+    features, present, sequences = model.encode(inputs, masks)
+    output = model.fusion(features, present, sequences or None, details=True)
+    fused_loss = loss_fn(output.logits.float(), labels)
+    loss = fused_loss if remedy is None else remedy.loss(fused_loss, features, present, labels, loss_fn)
+    extra = model.fusion.auxiliary_loss(output, labels, loss_fn)  # per-modality heads' own losses
+    return fused_loss, loss if extra is None else loss + extra
+
+
+def embeddings_in_batches(model, tensors, rows, batch_size) -> dict[str, torch.Tensor]:
+    """Each modality's encoder embeddings ``{name: (len(rows), d)}`` (absent rows are zeros)."""
+    model.eval()
+    with torch.inference_mode():
+        chunks: dict[str, list[torch.Tensor]] = {name: [] for name in model.modality_names}
+        for start in range(0, len(rows), batch_size):
+            inputs, masks = tensors.take(rows[start : start + batch_size])
+            features, _, _ = model.encode(inputs, masks)
+            for name, value in features.items():
+                chunks[name].append(value)
+        return {name: torch.cat(values) for name, values in chunks.items() if values}
+
+
+def imbalance_remedy(model: nn.Module, data: PreparedData, config: TrainConfig, notes: list[str]):
+    """The ``config.imbalance`` remedy for ``model``'s encoders, or ``None`` (with a note when it cannot apply)."""
+    if config.imbalance == "none":
+        return None
+    if not isinstance(model, FusionModel):
+        notes.append(f"imbalance remedy {config.imbalance!r} needs a fusion model; trained without it")
+        return None
+    names = list(model.encoders)
+    if len(names) < 2:
+        notes.append(
+            f"imbalance remedy {config.imbalance!r} needs two or more modalities; trained without it"
+        )
+        return None
+    dims = {name: model.encoders[name].out_dim for name in names}
+    return make_remedy(config.imbalance, dims, data.num_classes, ogm_alpha=config.ogm_alpha)
+
+
 def logits_in_batches(model, tensors, rows, batch_size) -> torch.Tensor:
     with torch.inference_mode():
         chunks = []
@@ -569,8 +635,13 @@ def channels_last_modalities(model: nn.Module, data: PreparedData) -> list[str]:
     ]
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: nn.Module, config: TrainConfig, extra: nn.Module | None = None
+) -> torch.optim.Optimizer:
+    """The optimiser of ``config`` over the model's weights (and ``extra``'s: training-only heads)."""
     params = [p for p in model.parameters() if p.requires_grad]
+    if extra is not None:
+        params += [p for p in extra.parameters() if p.requires_grad]
     # The fused Adam kernels update every weight in one call instead of a dozen small
     # operations per weight tensor: about 10% of an epoch of the default sample's models.
     fused = bool(params) and all(

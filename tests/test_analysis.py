@@ -193,10 +193,13 @@ def test_a_dominant_modality_is_named_in_plain_words():
     assert summary["mean"] == {"image": 7.0, "text": 1.5}
     assert summary["ratio"] == pytest.approx(7.0 / 1.5)
     assert summary["note"].startswith("image dominated training: its encoder received 4.7 times the gradient")
+    assert summary["remedy"] == "blend" and "--imbalance blend" in summary["recommendation"]
+    assert TrainConfig(imbalance=summary["remedy"]).imbalance == "blend"  # a value training accepts
 
     balanced = gradient_summary([{"epoch": 1, "grad_norms": {"image": 2.0, "text": 1.0}}])  # a JSON record
     assert balanced["dominant"] is None
     assert "no single modality dominated training" in balanced["note"]
+    assert balanced["remedy"] is None and balanced["recommendation"] == ""
     assert gradient_summary([])["note"] == "no gradient norms were recorded for this run"
 
     starved = gradient_summary([{"grad_norms": {"photo": 0.26, "caption": 0.01, "table": 0.2}}])
@@ -205,6 +208,7 @@ def test_a_dominant_modality_is_named_in_plain_words():
         "photo and table shared the gradient (1.3 to 1), while caption received far less (caption: 26 times "
         "less than photo), so it learned little and the model may be ignoring it"
     )
+    assert starved["remedy"] == "blend"
 
 
 def test_the_real_trainer_records_norms_that_reveal_the_useful_modality(concat_run):
@@ -469,3 +473,18 @@ def test_family_pictures_are_plain_svg_of_each_path(family, labels):
     assert [text.text for text in root.iter(f"{namespace}text")] == labels
     # One arrow into every box but the two inputs, and two into the box where A and B meet.
     assert len(list(root.iter(f"{namespace}line"))) == len(labels) - 2 + 1
+
+
+def test_evidential_fusion_reports_each_samples_uncertainty_and_it_grows_when_modalities_go(data):
+    config = ExperimentConfig(
+        data=DataConfig(source="signal-and-noise"),
+        model=ModelConfig(fusion="evidential", embedding_dim=16),
+        train=TrainConfig(epochs=10, batch_size=64, lr=5e-3, device="cpu"),
+    )
+    model = run_experiment(config, prepared=data).model
+    everything = run_model(model, data).insight["uncertainty"]
+    nothing = run_model(model, data, present=[]).insight["uncertainty"]
+    assert everything.shape == (len(data.splits.test),)
+    assert ((everything > 0) & (everything < 1)).all()
+    assert np.allclose(nothing, 1.0)  # no modality, no evidence: wholly unsure
+    assert everything.mean() < 0.5

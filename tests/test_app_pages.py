@@ -331,3 +331,15 @@ def test_job_progress_expects_early_stopping_not_the_epoch_cap():
     assert job.expected_epochs() == 7
     assert job.fraction() == pytest.approx(5 / 7)
     assert Job(title="capped", planned_runs=1, epochs=10).expected_epochs() == 10
+
+
+def test_imbalance_remedies_are_gathered_on_the_train_page(app_env):
+    at = open_page(new_app(), "train")
+    (expander,) = [e for e in at.expander if e.label == "Modality imbalance remedies"]
+    assert [box.key for box in expander.selectbox] == ["train_imbalance"]
+    assert at.selectbox(key="train_imbalance").options == ["none", "ogm-ge", "blend"]
+    at.selectbox(key="train_imbalance").set_value("blend").run()
+    at.number_input(key="train_modality_dropout").set_value(0.2).run()
+    assert problems(at) == []
+    chosen = at.session_state[state.TRAIN].train
+    assert (chosen.imbalance, chosen.modality_dropout, chosen.ogm_alpha) == ("blend", 0.2, 0.5)

@@ -59,6 +59,15 @@ def patchy_masks(names: list[str]) -> dict[str, torch.Tensor]:
     return {name: table[:, i] for i, name in enumerate(names)}
 
 
+def scramble_absent(batch, masks, specs):
+    """The batch with every absent sample's values replaced by other random values."""
+    other = make_batch(specs, seed=1)
+    return {
+        name: torch.where(masks[name].view(-1, *[1] * (x.dim() - 1)), x, other[name])
+        for name, x in batch.items()
+    }
+
+
 def build(method: str, specs: dict[str, InputSpec], seed: int = 0):
     torch.manual_seed(seed)
     return build_model(specs, CLASSES, ModelConfig(fusion=method, embedding_dim=16))
@@ -83,11 +92,7 @@ def test_absent_modalities_are_ignored(method, specs):
         logits = model(batch, masks)
         assert logits.shape == (N, CLASSES) and torch.isfinite(logits).all()
         # whatever an absent modality's tensor holds must not change the prediction
-        scrambled = {
-            name: torch.where(masks[name].view(-1, *[1] * (x.dim() - 1)), x, make_batch(specs, seed=1)[name])
-            for name, x in batch.items()
-        }
-        assert torch.allclose(model(scrambled, masks), logits, atol=1e-5)
+        assert torch.allclose(model(scramble_absent(batch, masks, specs), masks), logits, atol=1e-5)
 
 
 @pytest.mark.parametrize(("method", "specs"), CASES)
@@ -95,7 +100,8 @@ def test_gradients_reach_every_encoder(method, specs):
     specs = SPEC_SETS[specs]
     model = build(method, specs).train()
     labels = torch.arange(N) % CLASSES
-    F.cross_entropy(model(make_batch(specs), {}), labels).backward()
+    output = model(make_batch(specs), {}, details=True)
+    model.fusion.training_loss(output, labels, F.cross_entropy).backward()
     assert list(model.encoders) == ([method.split(":")[1]] if method.startswith("only:") else list(specs))
     for name, encoder in model.encoders.items():
         grads = [p.grad for p in encoder.parameters() if p.grad is not None]
@@ -215,7 +221,7 @@ def test_available_methods_lists_baselines_per_modality():
             "gated",
             {"a": 4, "b": 4},
             {"gate": 2},
-            "fusion 'gated' has no option 'gate'; valid options: dim, hidden, dropout",
+            "fusion 'gated' has no option 'gate'; valid options: dim, absent, hidden, dropout",
         ),
         (
             "crossattn",
@@ -275,7 +281,7 @@ def train_and_score(method: str) -> float:
     model.train()
     for _ in range(150):
         optimizer.zero_grad()
-        F.cross_entropy(model(inputs, {}), labels).backward()
+        model.fusion.training_loss(model(inputs, {}, details=True), labels, F.cross_entropy).backward()
         optimizer.step()
     test_inputs, test_labels = xor_data(512, seed=1)
     with torch.no_grad():
@@ -283,9 +289,19 @@ def train_and_score(method: str) -> float:
     return (predictions == test_labels).float().mean().item()
 
 
-@pytest.mark.parametrize("method", ["concat", "early", "tensor"])
-def test_fusion_learns_an_interaction(method):
-    assert train_and_score(method) >= 0.9
+FUSING = [name for name in available_methods(["left", "right"]) if ":" not in name]
+
+
+@pytest.mark.parametrize("method", FUSING)
+def test_fusion_learns_an_interaction_exactly_when_it_says_so(method):
+    """A method that declares it can represent interactions solves XOR; one that says it cannot, does not."""
+    cls = FUSIONS.get(method)
+    accuracy = train_and_score(method)
+    if cls.learns_interactions:
+        assert accuracy >= 0.9
+    else:
+        assert accuracy < 0.9
+        assert "cannot" in cls.how_it_works and "interaction" in cls.how_it_works
 
 
 @pytest.mark.parametrize("method", ["only:left", "only:right"])
@@ -316,3 +332,30 @@ def test_fusion_declares_its_contract(name):
     assert cls.fixed_encoder is None or cls.fixed_encoder in ENCODERS
     options = {info.name for info in describe_options(cls)}
     assert set(cls.head_options) <= options, "head options must be constructor options"
+
+
+ABSENT_METHODS = [name for name in FUSIONS.names() if "absent" in FUSIONS.get(name).option_choices]
+
+
+@pytest.mark.parametrize("method", ABSENT_METHODS)
+def test_learned_absent_embedding_stands_in_for_a_missing_modality(method):
+    options = {info.name: info for info in describe_options(FUSIONS.get(method))}
+    assert options["absent"].choices == ("zeros", "learned") and options["absent"].default == "zeros"
+    torch.manual_seed(0)
+    config = ModelConfig(fusion=method, fusion_options={"absent": "learned"}, embedding_dim=16)
+    model = build_model(THREE, CLASSES, config).train()
+    masks, batch = patchy_masks(list(THREE)), make_batch(THREE)
+    F.cross_entropy(model(batch, masks), torch.arange(N) % CLASSES).backward()
+    learned = model.fusion.absent.embeddings
+    assert all(learned[m].grad is not None and learned[m].grad.abs().sum() > 0 for m in learned)
+    with torch.no_grad():
+        for vector in learned.values():
+            vector.add_(1.0)  # as if trained: absent rows now read a vector that is not zero
+        model.eval()
+        moved = model(batch, masks)
+        assert torch.allclose(model(scramble_absent(batch, masks, THREE), masks), moved, atol=1e-5)
+        zeros = build_model(THREE, CLASSES, ModelConfig(fusion=method, embedding_dim=16)).eval()
+        zeros.load_state_dict({k: v for k, v in model.state_dict().items() if ".absent." not in k})
+        with_zeros = zeros(batch, masks)
+    assert torch.allclose(with_zeros[0], moved[0], atol=1e-5)  # row 0 has every modality
+    assert not torch.allclose(with_zeros[1:5], moved[1:5], atol=1e-3)  # rows 1-4 miss some

@@ -27,8 +27,14 @@ def store(tmp_path_factory) -> RunStore:
     return RunStore(tmp_path_factory.mktemp("runs"))
 
 
-@pytest.mark.parametrize("sample", SAMPLES)
-@pytest.mark.parametrize("method", METHODS)
+# the zoo's attention, mixture, evidential and stacking methods, on the sample with missing values
+MORE = [
+    (method, "support-tickets")
+    for method in ("mfb", "experts", "tokens", "perceiver", "evidential", "stacked")
+]
+
+
+@pytest.mark.parametrize(("method", "sample"), [(m, s) for s in SAMPLES for m in METHODS] + MORE)
 def test_onnx_logits_match_pytorch_on_the_test_split(method, sample, store, tmp_path):
     config = ExperimentConfig(
         data=DataConfig(source=sample), model=ModelConfig(fusion=method), train=TrainConfig(epochs=1)

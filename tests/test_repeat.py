@@ -34,7 +34,7 @@ def test_train_config_from_runs_show_repeats_the_run_exactly(tmp_path, capsys):
     assert code == 0, err
     config = ExperimentConfig.from_json(shown)
     # every option is in it, defaults filled in: preprocessing, encoders, fusion and training options
-    assert config.model.fusion_options == {"dim": 16, "hidden": 64, "dropout": 0.1}
+    assert config.model.fusion_options == {"dim": 16, "absent": "zeros", "hidden": 64, "dropout": 0.1}
     assert set(config.model.encoders) == {"message", "account"}
     assert set(config.data.preprocessing) == {"message", "account"}
     assert config.data.preprocessing["message"]  # the text options with their defaults

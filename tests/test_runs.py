@@ -162,7 +162,7 @@ def test_saved_config_records_every_option_with_its_default(trained, tmp_path):
 
     for name, encoder in saved["encoders"].items():
         assert "out_dim" in encoder["options"], name
-    assert saved["fusion_options"] == {"hidden": 64, "dropout": 0.1}
+    assert saved["fusion_options"] == {"absent": "zeros", "hidden": 64, "dropout": 0.1}
 
 
 def test_weights_that_no_longer_fit_the_model_give_a_clear_error(trained, tmp_path):

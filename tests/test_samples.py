@@ -32,7 +32,14 @@ from fusion_core.samples.base import MARKER_FILE, write_png, write_wav
 REPO = Path(__file__).resolve().parents[1]
 # Building digits-audio writes ~3,600 files (about 3 s on a busy machine); the others take under a second.
 SLOW_TO_BUILD = {"digits-audio"}
-EXPECTED = ["activity-sensors", "cancer-views", "digits-audio", "shapes-captions", "support-tickets"]
+EXPECTED = [
+    "activity-sensors",
+    "cancer-views",
+    "digits-audio",
+    "parcel-scanner",
+    "shapes-captions",
+    "support-tickets",
+]
 
 
 def every_sample():
@@ -88,7 +95,7 @@ def test_unknown_name_is_a_data_error_listing_the_valid_names(tmp_path, monkeypa
     monkeypatch.setenv("FUSION_EXPLORER_SAMPLES", str(tmp_path))
     message = (
         "unknown sample dataset 'digits'; choose one of: "
-        "activity-sensors, cancer-views, digits-audio, shapes-captions, support-tickets"
+        "activity-sensors, cancer-views, digits-audio, parcel-scanner, shapes-captions, support-tickets"
     )
     with pytest.raises(DataError) as caught:
         sample_path("digits")

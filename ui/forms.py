@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from fusion_core.config import SCHEDULES
+from fusion_core.config import IMBALANCE_REMEDIES, REMEDY_HELP, SCHEDULES
 from fusion_core.options import OptionInfo, describe_options
 
 
@@ -165,17 +165,40 @@ TRAIN_FIELDS: tuple[tuple[str, str, tuple, str], ...] = (
         "Pulls weights towards zero at each step; a mild guard against overfitting.",
     ),
     (
-        "modality_dropout",
-        "Modality dropout",
-        (0.0, 0.9, 0.05),
-        "Chance of hiding each modality of a training sample, so the model learns to cope when one is missing.",
-    ),
-    (
         "class_weighting",
         "Class weighting",
         (),
         "Weigh each class by the inverse of its frequency, so rare classes count as much as common ones.",
     ),
+)
+
+
+IMBALANCE_FIELDS: tuple[tuple[str, str, tuple, str], ...] = (
+    (
+        "imbalance",
+        "Remedy",
+        IMBALANCE_REMEDIES,
+        " · ".join(f"{name}: {text}" for name, text in REMEDY_HELP.items()),
+    ),
+    (
+        "ogm_alpha",
+        "OGM-GE strength (alpha)",
+        (0.01, 5.0, 0.05),
+        "How hard OGM-GE slows the dominant modality: its gradient is scaled by 1 - tanh(alpha·(ratio - 1)).",
+    ),
+    (
+        "modality_dropout",
+        "Modality dropout",
+        (0.0, 0.9, 0.05),
+        "Chance of hiding each modality of a training sample, so the model learns to cope when one is "
+        "missing and cannot lean on one modality alone.",
+    ),
+)
+IMBALANCE_TITLE = "Modality imbalance remedies"
+IMBALANCE_CAPTION = (
+    "When one modality dominates (the insight panel's gradient note says so), the others stop "
+    "learning. These options push back: OGM-GE slows the dominant encoder, gradient blending gives "
+    "every modality its own weighted loss, modality dropout hides modalities at random."
 )
 
 
@@ -205,6 +228,12 @@ def train_settings(
             with slot:
                 values[name] = _train_widget(name, label, spec, help_text, value, disabled)
     values["time_budget"] = values["time_budget"] or None
+    with st.expander(IMBALANCE_TITLE, expanded=current.imbalance != "none" or current.modality_dropout > 0):
+        st.caption(IMBALANCE_CAPTION)
+        slots = st.columns(len(IMBALANCE_FIELDS), vertical_alignment="bottom")
+        for slot, (name, label, spec, help_text) in zip(slots, IMBALANCE_FIELDS, strict=True):
+            with slot:
+                values[name] = _train_widget(name, label, spec, help_text, getattr(current, name), disabled)
     return values, int(values.pop("seeds"))
 
 

@@ -128,6 +128,7 @@ def _contribution_tab(contribution: dict[str, Any], key: str) -> None:
 def _gradients_tab(gradients: dict[str, Any], key: str) -> None:
     if gradients.get("dominant") or gradients.get("starved"):
         st.warning(_sentence(gradients["note"]), icon=":material/balance:")
+        st.info(_sentence(gradients["recommendation"]), icon=":material/healing:")
     else:
         st.markdown(_sentence(gradients["note"]))
     if gradients["norms"]:

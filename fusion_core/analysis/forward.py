@@ -110,6 +110,8 @@ def run_model(
             logits.append(out.logits.float())
             for key, value in out.weights.items():
                 insight.setdefault(key, []).append(value.float())
+            if out.uncertainty is not None:  # (n,): how unsure the fused prediction is
+                insight.setdefault("uncertainty", []).append(out.uncertainty.float())
             fused.append(out.fused.float().reshape(len(batch), -1))
     finally:
         model.train(was_training)

@@ -199,6 +199,8 @@ def analysis_text(report: dict[str, Any]) -> str:
             + ", ".join(f"{name} {value:.3g}" for name, value in gradients["mean"].items())
         )
     lines.append("  " + gradients["note"])
+    if gradients["recommendation"]:
+        lines.append("  " + gradients["recommendation"])
     lines += ["", "weights the method exposes"]
     weights = report["weights"]
     for key, kind in weights["kinds"].items():

@@ -19,6 +19,8 @@ from typing import Any
 
 from fusion_core.baselines import BASELINE_CHOICES, DEFAULT_BASELINES
 from fusion_core.config import (
+    IMBALANCE_REMEDIES,
+    REMEDY_HELP,
     SCHEDULES,
     DataConfig,
     EncoderConfig,
@@ -214,6 +216,31 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--runs-dir", metavar="DIR", help="run registry folder (default $FUSION_EXPLORER_RUNS or ./runs)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    remedies = parser.add_argument_group(
+        "modality imbalance remedies",
+        "when one modality dominates training (the insight panel's gradient note), the others stop "
+        "learning; these options push back",
+    )
+    remedies.add_argument(
+        "--imbalance",
+        choices=IMBALANCE_REMEDIES,
+        help="; ".join(f"{name}: {text}" for name, text in REMEDY_HELP.items())
+        + f" (default {TrainConfig.imbalance})",
+    )
+    remedies.add_argument(
+        "--ogm-alpha",
+        type=float,
+        metavar="F",
+        help=f"OGM-GE strength: the dominant modality's gradient is scaled by 1 - tanh(alpha·(ratio - 1)) "
+        f"(default {TrainConfig.ogm_alpha})",
+    )
+    remedies.add_argument(
+        "--modality-dropout",
+        type=float,
+        metavar="P",
+        help="chance of hiding each modality of a training sample, so the model cannot lean on one "
+        f"alone (default {TrainConfig.modality_dropout})",
+    )
 
 
 # -----------------------------------------------------------------------------
@@ -384,7 +411,17 @@ def _train_baseline(args: argparse.Namespace, dataset: Any, source: str) -> int:
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     given = {"epochs": args.epochs, "device": args.device}
-    for name in ("batch_size", "lr", "seed", "patience", "time_budget", "schedule"):
+    for name in (
+        "batch_size",
+        "lr",
+        "seed",
+        "patience",
+        "time_budget",
+        "schedule",
+        "imbalance",
+        "ogm_alpha",
+        "modality_dropout",
+    ):
         given[name] = getattr(args, name, None)
     return TrainConfig(**{key: value for key, value in given.items() if value is not None})
 

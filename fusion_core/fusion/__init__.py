@@ -17,12 +17,18 @@ from fusion_core.fusion import (  # noqa: F401  (fill the registry)
     concat,
     crossattn,
     early,
+    evidential,
+    experts,
     film,
     gated,
     late,
     lowrank,
+    mfb,
+    perceiver,
     pooling,
+    stacked,
     tensor,
+    tokens,
     unimodal,
 )
 from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput

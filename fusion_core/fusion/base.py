@@ -22,13 +22,15 @@ Besides the teaching text, every method declares what callers may rely on:
 ``fused_dim`` (the size of the fused representation), ``head`` (the classifier
 head, one per modality for late fusion), ``head_options`` (the constructor
 options that shape the head), ``per_modality_baseline`` (an ``only:<modality>``
-baseline that reads one modality) and ``fixed_encoder`` (the encoder every
-modality must use, ``None`` when any fits).
+baseline that reads one modality), ``fixed_encoder`` (the encoder every
+modality must use, ``None`` when any fits) and ``learns_interactions`` (whether it
+can represent a label that depends on how modalities combine, such as an XOR of
+two modalities; the teaching text says so too, and a test holds each method to it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -45,12 +47,18 @@ class FusionOutput:
 
     ``logits`` ``(N, C)``; ``fused`` ``(N, fused_dim)``, the representation the head reads
     (per-modality probabilities for late fusion); ``weights``, named per-sample weights
-    such as ``{"attention": (N, M)}`` (empty for methods that expose none).
+    such as ``{"attention": (N, M)}`` (empty for methods that expose none);
+    ``unimodal_logits``, each modality's own prediction ``{name: (N, C)}`` for methods with
+    one head per modality that is trained by its own loss (see ``Fusion.training_loss``);
+    ``uncertainty`` ``(N,)`` in [0, 1], how unsure the fused prediction is, for methods that
+    estimate it (``None`` otherwise).
     """
 
     logits: torch.Tensor
     fused: torch.Tensor
     weights: dict[str, torch.Tensor] = field(default_factory=dict)
+    unimodal_logits: dict[str, torch.Tensor] = field(default_factory=dict)
+    uncertainty: torch.Tensor | None = None
 
 
 class Fusion(nn.Module):
@@ -70,6 +78,7 @@ class Fusion(nn.Module):
     per_modality_baseline: ClassVar[bool] = False
     fixed_encoder: ClassVar[str | None] = None
     head_options: ClassVar[tuple[str, ...]] = ("hidden", "dropout")
+    learns_interactions: ClassVar[bool] = True
 
     fused_dim: int
     head: nn.Module
@@ -109,6 +118,32 @@ class Fusion(nn.Module):
         output = self.fuse(features, masks, sequences)
         return output if details else output.logits
 
+    def auxiliary_loss(
+        self,
+        output: FusionOutput,
+        labels: torch.Tensor,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor | None:
+        """What training adds to ``loss_fn(logits, labels)``: ``loss_fn`` on each modality's own
+        prediction (``output.unimodal_logits``), or ``None`` for a method without such heads.
+
+        This is how a method trains per-modality heads by their own loss (stacking, evidential
+        fusion) while ``forward`` stays pure: the loss is computed from the forward's result.
+        """
+        terms = [loss_fn(logits.float(), labels) for logits in output.unimodal_logits.values()]
+        return torch.stack(terms).sum() if terms else None
+
+    def training_loss(
+        self,
+        output: FusionOutput,
+        labels: torch.Tensor,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        """The whole objective: ``loss_fn`` on the logits plus ``auxiliary_loss``."""
+        loss = loss_fn(output.logits.float(), labels)
+        extra = self.auxiliary_loss(output, labels, loss_fn)
+        return loss if extra is None else loss + extra
+
 
 FUSIONS: Registry[Fusion] = Registry("fusion method")
 
@@ -134,6 +169,25 @@ def zero_absent(features: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     return features * present.reshape(-1, *([1] * (features.dim() - 1))).to(features.dtype)
 
 
+def modality_steps(
+    name: str,
+    features: Mapping[str, torch.Tensor],
+    masks: Mapping[str, torch.Tensor],
+    sequences: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Modality ``name`` as steps to attend over: ``(N, T, d)`` and a padding mask ``(N, T)``.
+
+    Its encoder's sequence when there is one, else its embedding as a single step; every step
+    of an absent sample counts as padding.
+    """
+    if name in sequences:
+        steps, padding = sequences[name]
+    else:
+        steps = features[name].unsqueeze(1)
+        padding = steps.new_zeros(steps.shape[:2], dtype=torch.bool)
+    return steps, padding | ~masks[name].bool().unsqueeze(1)
+
+
 def masked_log_softmax(scores: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """Log-softmax over modalities ``(N, M, …)`` that gives absent modalities zero weight.
 
@@ -148,3 +202,39 @@ def masked_log_softmax(scores: torch.Tensor, present: torch.Tensor) -> torch.Ten
 def masked_softmax(scores: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """Softmax over modalities ``(N, M, …)`` with zero weight on absent modalities."""
     return masked_log_softmax(scores, present).exp()
+
+
+ABSENT_CHOICES = ("zeros", "learned")
+ABSENT_HELP = (
+    "what an absent modality's embedding becomes before fusion: zeros, or a vector learned per modality"
+)
+
+
+class AbsentFill(nn.Module):
+    """What an absent modality's embedding becomes: zeros, or one learned vector per modality.
+
+    A learned vector lets the method tell "absent" apart from "present with small values"
+    (an all-zero embedding is also what a present sample can produce). It starts at zero, so
+    a freshly built model behaves as with zeros, and it is trained like every other weight.
+    Methods that fill absent embeddings take it as their ``absent`` option; methods that leave
+    an absent modality out instead (attention and pooling mask it, the modality-token
+    transformer always uses a learned token) have no need of it.
+    """
+
+    def __init__(self, in_dims: Mapping[str, int], mode: str) -> None:
+        super().__init__()
+        if mode not in ABSENT_CHOICES:
+            raise ConfigError(f"absent={mode!r} is not a choice; choose one of: {', '.join(ABSENT_CHOICES)}")
+        self.mode = mode
+        self.embeddings = nn.ParameterDict(
+            {m: nn.Parameter(torch.zeros(d)) for m, d in in_dims.items()} if mode == "learned" else {}
+        )
+
+    def forward(self, features: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor]):
+        """``{name: (N, d)}`` with every absent row replaced by zeros or the learned vector."""
+        if self.mode == "zeros":
+            return {m: zero_absent(x, masks[m]) for m, x in features.items()}
+        return {
+            m: torch.where(masks[m].bool().unsqueeze(-1), x, self.embeddings[m].to(x.dtype))
+            for m, x in features.items()
+        }

@@ -9,7 +9,14 @@ from torch import nn
 
 from fusion_core.encoders.base import masked_mean
 from fusion_core.errors import ConfigError
-from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
+from fusion_core.fusion.base import (
+    FUSIONS,
+    Fusion,
+    FusionOutput,
+    classifier_head,
+    modality_steps,
+    zero_absent,
+)
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -79,13 +86,8 @@ class CrossAttentionFusion(Fusion):
     def _steps(self, features, masks, sequences) -> tuple[dict, dict]:
         steps, padding = {}, {}
         for index, m in enumerate(self.modality_names):
-            if m in sequences:
-                raw, raw_padding = sequences[m]
-            else:
-                raw = features[m].unsqueeze(1)
-                raw_padding = raw.new_zeros(raw.shape[:2], dtype=torch.bool)
+            raw, padding[m] = modality_steps(m, features, masks, sequences)  # absent: all padding
             steps[m] = self.project[m](raw) + self.modality_embedding[index]  # (N, T_m, dim)
-            padding[m] = raw_padding | ~masks[m].bool().unsqueeze(1)  # an absent modality is all padding
         return steps, padding
 
     def fuse(self, features, masks, sequences=None) -> FusionOutput:

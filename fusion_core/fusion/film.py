@@ -8,7 +8,16 @@ import torch
 from torch import nn
 
 from fusion_core.errors import ConfigError
-from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
+from fusion_core.fusion.base import (
+    ABSENT_CHOICES,
+    ABSENT_HELP,
+    FUSIONS,
+    AbsentFill,
+    Fusion,
+    FusionOutput,
+    classifier_head,
+    zero_absent,
+)
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -40,9 +49,11 @@ class FiLMFusion(Fusion):
     option_help = {
         "condition": "the modality that modulates the others (empty: the first modality)",
         "dim": "size each modulated modality is projected to",
+        "absent": ABSENT_HELP,
         "hidden": "units in the hidden layer of the head",
         "dropout": "fraction of hidden units dropped at random while training",
     }
+    option_choices = {"absent": ABSENT_CHOICES}
 
     def __init__(
         self,
@@ -51,6 +62,7 @@ class FiLMFusion(Fusion):
         *,
         condition: str = "",
         dim: int = 64,
+        absent: str = "zeros",
         hidden: int = 64,
         dropout: float = 0.1,
     ) -> None:
@@ -67,14 +79,16 @@ class FiLMFusion(Fusion):
         self.modulated = [m for m in self.modality_names if m != condition]
         self.project = nn.ModuleDict({m: nn.Linear(self.in_dims[m], dim) for m in self.modulated})
         self.film = nn.ModuleDict({m: nn.Linear(self.in_dims[condition], 2 * dim) for m in self.modulated})
+        self.absent = AbsentFill({m: dim for m in self.modulated}, absent)  # on the projections
         self.fused_dim = dim * len(self.modulated)
         self.head = classifier_head(self.fused_dim, num_classes, hidden=hidden, dropout=dropout)
 
     def fuse(self, features, masks, sequences=None) -> FusionOutput:
         condition = zero_absent(features[self.condition], masks[self.condition])
+        projections = self.absent({m: self.project[m](features[m]) for m in self.modulated}, masks)
         parts = []
         for m in self.modulated:
-            h = zero_absent(self.project[m](features[m]), masks[m])
+            h = projections[m]
             scale, shift = zero_absent(self.film[m](condition), masks[self.condition]).chunk(2, dim=-1)
             parts.append(torch.relu((1 + scale) * h + shift))
         fused = torch.cat(parts, dim=1)

@@ -8,13 +8,15 @@ import torch
 from torch import nn
 
 from fusion_core.fusion.base import (
+    ABSENT_CHOICES,
+    ABSENT_HELP,
     FUSIONS,
+    AbsentFill,
     Fusion,
     FusionOutput,
     classifier_head,
     masked_softmax,
     presence_matrix,
-    zero_absent,
 )
 from fusion_core.options import require_at_least, require_fraction
 
@@ -44,9 +46,11 @@ class GatedFusion(Fusion):
     level = "intermediate"
     option_help = {
         "dim": "size of each modality's candidate vector and of the fused vector",
+        "absent": ABSENT_HELP,
         "hidden": "units in the hidden layer of the head",
         "dropout": "fraction of hidden units dropped at random while training",
     }
+    option_choices = {"absent": ABSENT_CHOICES}
 
     def __init__(
         self,
@@ -54,6 +58,7 @@ class GatedFusion(Fusion):
         num_classes: int,
         *,
         dim: int = 64,
+        absent: str = "zeros",
         hidden: int = 64,
         dropout: float = 0.1,
     ) -> None:
@@ -61,6 +66,7 @@ class GatedFusion(Fusion):
         require_at_least("fusion 'gated'", 1, dim=dim, hidden=hidden)
         require_fraction("fusion 'gated'", dropout=dropout)
         self.dim = dim
+        self.absent = AbsentFill(self.in_dims, absent)
         self.candidate = nn.ModuleDict({m: nn.Linear(d, dim) for m, d in self.in_dims.items()})
         self.gate = nn.Linear(sum(self.in_dims.values()), len(self.in_dims) * dim)
         self.head = classifier_head(dim, num_classes, hidden=hidden, dropout=dropout)
@@ -68,7 +74,8 @@ class GatedFusion(Fusion):
 
     def fuse(self, features, masks, sequences=None) -> FusionOutput:
         names = self.modality_names
-        inputs = [zero_absent(features[m], masks[m]) for m in names]
+        filled = self.absent(features, masks)
+        inputs = [filled[m] for m in names]
         candidates = torch.stack(
             [torch.tanh(self.candidate[m](x)) for m, x in zip(names, inputs, strict=True)], 1
         )

@@ -44,6 +44,7 @@ class LateFusion(Fusion):
         "Snoek, Worring & Smeulders, 'Early versus late fusion in semantic video analysis', ACM MM 2005"
     )
     level = "late"
+    learns_interactions = False
     option_help = {
         "combine": "how per-modality predictions are joined: average, learned weighted average, or product",
         "hidden": "units in the hidden layer of each modality's classifier",

@@ -8,7 +8,15 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
+from fusion_core.fusion.base import (
+    ABSENT_CHOICES,
+    ABSENT_HELP,
+    FUSIONS,
+    AbsentFill,
+    Fusion,
+    FusionOutput,
+    classifier_head,
+)
 from fusion_core.options import require_at_least, require_fraction
 
 
@@ -36,9 +44,11 @@ class LowRankFusion(Fusion):
     option_help = {
         "rank": "number of factor products summed; higher is more expressive and larger",
         "dim": "size of the fused vector",
+        "absent": ABSENT_HELP,
         "hidden": "units in the hidden layer of the head",
         "dropout": "fraction of hidden units dropped at random while training",
     }
+    option_choices = {"absent": ABSENT_CHOICES}
 
     def __init__(
         self,
@@ -47,6 +57,7 @@ class LowRankFusion(Fusion):
         *,
         rank: int = 4,
         dim: int = 64,
+        absent: str = "zeros",
         hidden: int = 64,
         dropout: float = 0.1,
     ) -> None:
@@ -60,15 +71,17 @@ class LowRankFusion(Fusion):
                 for m, d in self.in_dims.items()
             }
         )
+        self.absent = AbsentFill(self.in_dims, absent)
         self.rank_weights = nn.Parameter(torch.full((rank,), 1.0 / rank))
         self.bias = nn.Parameter(torch.zeros(dim))
         self.head = classifier_head(dim, num_classes, hidden=hidden, dropout=dropout)
         self.fused_dim = dim
 
     def fuse(self, features, masks, sequences=None) -> FusionOutput:
+        filled = self.absent(features, masks)
         product = None
         for m in self.modality_names:
-            x = zero_absent(features[m], masks[m])
+            x = filled[m]
             with_one = torch.cat([x.new_ones(x.shape[0], 1), x], dim=1)  # (N, d+1)
             term = torch.einsum("nd,rdo->rno", with_one, self.factors[m])  # (rank, N, dim)
             product = term if product is None else product * term

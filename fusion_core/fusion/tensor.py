@@ -8,7 +8,15 @@ import torch
 from torch import nn
 
 from fusion_core.errors import ConfigError
-from fusion_core.fusion.base import FUSIONS, Fusion, FusionOutput, classifier_head, zero_absent
+from fusion_core.fusion.base import (
+    ABSENT_CHOICES,
+    ABSENT_HELP,
+    FUSIONS,
+    AbsentFill,
+    Fusion,
+    FusionOutput,
+    classifier_head,
+)
 from fusion_core.options import require_at_least, require_fraction
 
 MAX_FUSED_SIZE = 250_000
@@ -39,9 +47,11 @@ class TensorFusion(Fusion):
     level = "intermediate"
     option_help = {
         "project_dim": "size each embedding is projected to before the outer product",
+        "absent": ABSENT_HELP,
         "hidden": "units in the hidden layer of the head",
         "dropout": "fraction of hidden units dropped at random while training",
     }
+    option_choices = {"absent": ABSENT_CHOICES}
 
     def __init__(
         self,
@@ -49,6 +59,7 @@ class TensorFusion(Fusion):
         num_classes: int,
         *,
         project_dim: int = 16,
+        absent: str = "zeros",
         hidden: int = 64,
         dropout: float = 0.1,
     ) -> None:
@@ -62,12 +73,14 @@ class TensorFusion(Fusion):
                 f"{self.fused_dim} features; lower project_dim or use the 'lowrank' method"
             )
         self.project = nn.ModuleDict({m: nn.Linear(d, project_dim) for m, d in self.in_dims.items()})
+        self.absent = AbsentFill({m: project_dim for m in self.in_dims}, absent)  # on the projections
         self.head = classifier_head(self.fused_dim, num_classes, hidden=hidden, dropout=dropout)
 
     def fuse(self, features, masks, sequences=None) -> FusionOutput:
+        projections = self.absent({m: self.project[m](features[m]) for m in self.modality_names}, masks)
         fused = None
         for m in self.modality_names:
-            projected = zero_absent(self.project[m](features[m]), masks[m])
+            projected = projections[m]
             with_one = torch.cat([projected.new_ones(projected.shape[0], 1), projected], dim=1)  # (N, p+1)
             fused = with_one if fused is None else torch.einsum("ni,nj->nij", fused, with_one).flatten(1)
         return FusionOutput(self.head(fused), fused)

@@ -27,6 +27,7 @@ class UnimodalBaseline(Fusion):
         "Baltrušaitis, Ahuja & Morency, 'Multimodal machine learning: a survey and taxonomy', IEEE TPAMI 2019"
     )
     level = "late"
+    learns_interactions = False
     min_modalities = 1
     per_modality_baseline: ClassVar[bool] = True
     """Offered once per modality, as ``only:<modality>``, instead of under its own name."""
