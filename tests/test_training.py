@@ -309,7 +309,9 @@ def test_learning_rate_schedules(schedule, monkeypatch):
     data = blobs(n=300, noise=4.0)  # noisy: validation macro-F1 stalls now and then
     made = []
     real = training.make_optimizer
-    monkeypatch.setattr(training, "make_optimizer", lambda m, c: made.append(real(m, c)) or made[-1])
+    monkeypatch.setattr(
+        training, "make_optimizer", lambda m, c, extra=None: made.append(real(m, c, extra=extra)) or made[-1]
+    )
     rates = []  # the rate each epoch trained with (on_epoch runs before the schedule steps)
     config = TrainConfig(epochs=12, patience=12, lr=1e-2, schedule=schedule)
     result = fit(
