@@ -13,15 +13,16 @@ from fusion_core.errors import FusionExplorerError
 from fusion_core.training import stop_explanation
 from ui import cache, state
 from ui.errors import unexpected_errors
-from ui.jobs import JobView
+from ui.jobs import JobView, cancel_job
 
 POLL_SECONDS = 1.0
 
 
 def run_store() -> Any:
+    """The run store as this session sees it: its workspace's runs and the shared default ones."""
     from fusion_core.runs import RunStore
 
-    return RunStore(state.runs_root())
+    return RunStore(state.runs_root(), workspace=state.workspace())
 
 
 @st.cache_resource(max_entries=128, show_spinner="Loading the run…")
@@ -98,6 +99,14 @@ def sidebar_status() -> Any:
         st.markdown(f":material/dataset: **Dataset:** {choice.label}  \n:gray[{kind}]")
         device_slot = st.empty()
         show_device(device_slot, wait=False)
+        st.markdown(
+            f":material/folder_shared: **Workspace:** `{state.workspace()}`",
+            help="The runs listed here are this workspace's and those saved from the command line. "
+            f"Add ?{state.WORKSPACE_PARAM}=NAME to the address to come back to a workspace later or to share "
+            "one with a class.",
+        )
+        if state.workspace_error():
+            st.error(state.workspace_error(), icon=":material/error:")
         _sidebar_job(state.job_running())
     return device_slot
 
@@ -124,6 +133,8 @@ def _sidebar_job(running: bool) -> None:
 
 
 def _job_phrase(view: JobView) -> str:
+    if view.queued is not None:
+        return _queue_phrase(view.queued)
     if view.running:
         if view.stopping:
             return "stopping…"
@@ -131,6 +142,12 @@ def _job_phrase(view: JobView) -> str:
     if view.error:
         return "failed"
     return "stopped" if view.stopped_by_user else "done"  # fmt: skip
+
+
+def _queue_phrase(ahead: int) -> str:
+    if ahead == 0:
+        return "waiting in the queue, next to start"
+    return f"waiting in the queue, {ahead} job{'s' if ahead > 1 else ''} ahead"
 
 
 def _time_left(view: JobView) -> str:
@@ -163,7 +180,7 @@ def job_monitor(*, key: str, curves: bool = True, when_done: Callable[[JobView],
             return
         view = job.view()
         with unexpected_errors():
-            _draw_job(view, stop=job.request_stop, key=key, curves=curves)
+            _draw_job(view, stop=lambda: cancel_job(job), key=key, curves=curves)
             if view.finished and when_done is not None:
                 when_done(view)
         job.shown.set()
@@ -174,6 +191,8 @@ def job_monitor(*, key: str, curves: bool = True, when_done: Callable[[JobView],
 
 
 def _job_status(view: JobView) -> str:
+    if view.queued is not None:
+        return "Cancelling" if view.stopping else "Queued"
     if view.running:
         return "Stopping after this batch" if view.stopping else "Training"
     if view.error:
@@ -184,6 +203,17 @@ def _job_status(view: JobView) -> str:
 def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool) -> None:
     runs_total = view.planned_runs
     parts = []
+    if view.queued is not None:
+        st.progress(0.0, text=f"**{_job_status(view)}** · {view.title} · {_queue_phrase(view.queued)}")
+        st.button(
+            "Cancel",
+            key=f"{key}_cancel",
+            icon=":material/cancel:",
+            on_click=stop,
+            disabled=view.stopping,
+            help="Take this job out of the queue; it will not run.",
+        )
+        return
     if runs_total > 1:
         parts.append(f"run {min(view.runs_done + 1, runs_total)}/{runs_total}")
     if view.running and view.tuning:
