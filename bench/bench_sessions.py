@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=4, help="sessions training at once (default 4)")
     parser.add_argument("--epochs", type=int, default=30, help="epochs of each session's training")
     parser.add_argument("--loads", type=int, default=20, help="fresh page loads timed in each phase")
+    parser.add_argument("--sample", default="cancer-views", help="the sample dataset the sessions train on")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -119,6 +120,10 @@ def main() -> None:
                 page.set_default_timeout(120_000)
                 page.goto(url)
                 home_ready(page)
+                card = page.locator(f".st-key-home_card_{args.sample}")
+                card.get_by_role("button", name="Use this dataset").click()
+                page.get_by_test_id("stMainBlockContainer").locator("h1", has_text="Data").first.wait_for()
+                page.wait_for_selector(IDLE)
                 page.get_by_test_id("stSidebarNav").get_by_role("link", name="Train", exact=True).click()
                 page.wait_for_selector(IDLE)
                 field = page.get_by_role("spinbutton", name="Epochs")
