@@ -98,3 +98,41 @@ def test_a_queued_job_shows_its_place_and_is_cancelled_before_it_starts(app_env)
             other.wait(10)
     assert all(other.error is None for other in others) and ahead.stopped_by_user
     assert RunStore(app_env).list() == [] and RunStore(app_env).list(status="running") == []
+
+
+def test_a_workspace_in_the_address_lists_its_runs_and_no_one_elses(app_env, tmp_path):
+    from test_runs import two_view_bundle
+
+    from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+    from fusion_core.experiment import run_experiment
+
+    bundle = two_view_bundle(tmp_path / "views", n=80)
+    config = ExperimentConfig(
+        data=DataConfig(source=str(bundle)),
+        model=ModelConfig(fusion="concat", embedding_dim=8),
+        train=TrainConfig(epochs=1, device="cpu"),
+    )
+    ours = run_experiment(config, store=RunStore(app_env, workspace="class-3b"), label="ours").run_id
+    run_experiment(config, store=RunStore(app_env, workspace="session-someone"), label="theirs")
+
+    def results_options(at) -> list[str]:
+        open_page(at, "results")
+        assert problems(at) == []
+        boxes = [box for box in at.selectbox if box.key == "results_run"]
+        return list(boxes[0].options) if boxes else []
+
+    at = new_app()
+    at.query_params[state.WORKSPACE_PARAM] = "class-3b"
+    at.run()
+    assert "`class-3b`" in " ".join(md.value for md in at.sidebar.markdown)
+    options = results_options(at)
+    assert len(options) == 1 and options[0].startswith("ours")
+    assert at.session_state[state.SELECTED_RUN] == ours
+
+    assert results_options(new_app()) == []  # a new session has a private workspace of its own
+
+    at = new_app()
+    at.query_params[state.WORKSPACE_PARAM] = "<b>bad</b>"
+    at.run()
+    assert any("workspace name takes 1 to 40 letters" in e.value for e in at.sidebar.error)
+    assert at.session_state[state.WORKSPACE].startswith("session-")
