@@ -200,19 +200,27 @@ def _job_status(view: JobView) -> str:
     return "Stopped" if view.stopped_by_user else "Finished"
 
 
+def _stop_button(view: JobView, stop: Callable[[], None], *, key: str) -> None:
+    """Stop for a training job; Cancel for one still waiting in the queue."""
+    waiting = view.queued is not None
+    st.button(
+        "Cancel" if waiting else "Stop",
+        key=f"{key}_cancel" if waiting else f"{key}_stop",
+        icon=":material/cancel:" if waiting else ":material/stop_circle:",
+        on_click=stop,
+        disabled=view.stopping,
+        help="Take this job out of the queue; it will not run."
+        if waiting
+        else "End training at the next batch; the best model so far is kept and saved.",
+    )
+
+
 def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool) -> None:
     runs_total = view.planned_runs
     parts = []
     if view.queued is not None:
         st.progress(0.0, text=f"**{_job_status(view)}** · {view.title} · {_queue_phrase(view.queued)}")
-        st.button(
-            "Cancel",
-            key=f"{key}_cancel",
-            icon=":material/cancel:",
-            on_click=stop,
-            disabled=view.stopping,
-            help="Take this job out of the queue; it will not run.",
-        )
+        _stop_button(view, stop, key=key)
         return
     if runs_total > 1:
         parts.append(f"run {min(view.runs_done + 1, runs_total)}/{runs_total}")
@@ -230,14 +238,7 @@ def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool
     st.progress(view.fraction, text=f"**{_job_status(view)}** · {view.title} · " + " · ".join(parts))
 
     if view.running:
-        st.button(
-            "Stop",
-            key=f"{key}_stop",
-            icon=":material/stop_circle:",
-            on_click=stop,
-            disabled=view.stopping,
-            help="End training at the next batch; the best model so far is kept and saved.",
-        )
+        _stop_button(view, stop, key=key)
     if view.error:
         st.error(view.error, icon=":material/error:")
         if view.details:
