@@ -151,8 +151,12 @@ def main() -> None:
                 context.close()
         finally:
             browser.close()
-            server.terminate()
-            server.wait(10)
+            server.terminate()  # trainings still running keep it busy: kill it if it does not stop soon
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
 
     p50_idle, p95_idle = statistics.median(idle), percentile(idle, 0.95)
     p50, p95 = statistics.median(busy), percentile(busy, 0.95)
