@@ -9,7 +9,7 @@ PORT ?= 8501
 # A CPU build of this torch version is what the set-up expects; other versions pull a multi-GB CUDA build.
 TORCH_PIN := torch==2.13.0
 
-.PHONY: run test lint format bench chromium clean
+.PHONY: run dev test lint format bench chromium clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@echo "Fusion Explorer: open http://127.0.0.1:$(PORT) in your browser (Ctrl+C stops it)"
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+
+# For developing the app: reload pages when a source file changes (`make run` keeps the watcher off).
+dev: $(STAMP)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true --server.fileWatcherType auto \
+		--server.runOnSave true
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest

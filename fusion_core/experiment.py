@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -103,42 +104,47 @@ def run_experiment(
 
     A classical ``sk:`` baseline is fitted on the same split instead (see
     ``fusion_core.baselines``; it reads ``dataset``, loaded when not given).
-    With a ``store`` (a ``RunStore``) the run is saved and ``run_id`` set.
+    With a ``store`` (a ``RunStore``) the run is registered as running when it starts, saved
+    when it ends, and ``run_id`` set.
     """
     from fusion_core.model import build_model
 
-    if is_baseline_method(config.model.fusion):
-        result = run_baseline(
-            config,
-            dataset=dataset,
-            splits=None if prepared is None else prepared.splits,
-            label=label,
-            fold=fold,
-        )
+    with registered(store, config, label) as run_id:
+        if is_baseline_method(config.model.fusion):
+            result = run_baseline(
+                config,
+                dataset=dataset,
+                splits=None if prepared is None else prepared.splits,
+                label=label,
+                fold=fold,
+            )
+        else:
+            if prepared is None:
+                from fusion_core.data import load_dataset
+                from fusion_core.modalities import prepare
+
+                prepared = prepare(load_dataset(config.data.source), config.data)
+
+            seed_everything(config.train.seed)  # the same seed gives the same initial weights
+            model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+            result = train_and_score(
+                model,
+                config,
+                prepared,
+                on_epoch=on_epoch,
+                on_batch=on_batch,
+                should_stop=should_stop,
+                label=label,
+                fold=fold,
+            )
         if store is not None:
-            store.save(result)
-        return result
-    if prepared is None:
-        from fusion_core.data import load_dataset
-        from fusion_core.modalities import prepare
-
-        prepared = prepare(load_dataset(config.data.source), config.data)
-
-    seed_everything(config.train.seed)  # the same seed gives the same initial weights
-    model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
-    result = train_and_score(
-        model,
-        config,
-        prepared,
-        on_epoch=on_epoch,
-        on_batch=on_batch,
-        should_stop=should_stop,
-        label=label,
-        fold=fold,
-    )
-    if store is not None:
-        store.save(result)
+            store.save(result, run_id)
     return result
+
+
+def registered(store: Any | None, config: ExperimentConfig, label: str | None) -> AbstractContextManager[Any]:
+    """``store.registered(...)`` (the run listed as running while the block runs), or nothing without a store."""
+    return nullcontext() if store is None else store.registered(config, label)
 
 
 def train_and_score(
@@ -461,22 +467,23 @@ def compare(
                 fold = None if folds is None else fold_index
                 tuned = tune and not is_baseline_method(method)
                 label = default_label(method, seed, fold) + (" · tuned" if tuned else "")
-                outcome = run_one(
-                    config,
-                    prepared,
-                    fold=fold,
-                    label=label,
-                    on_epoch=on_epoch,
-                    should_stop=should_stop,
-                    dataset=dataset,
-                )
-                if isinstance(outcome, RunProblem):
-                    report(outcome)
-                    continue
-                if outcome.stopped == "cancelled":
-                    return comparison
-                if store is not None:
-                    store.save(outcome)
+                with registered(store, config, label) as run_id:
+                    outcome = run_one(
+                        config,
+                        prepared,
+                        fold=fold,
+                        label=label,
+                        on_epoch=on_epoch,
+                        should_stop=should_stop,
+                        dataset=dataset,
+                    )
+                    if isinstance(outcome, RunProblem):
+                        report(outcome)
+                        continue
+                    if outcome.stopped == "cancelled":
+                        return comparison
+                    if store is not None:
+                        store.save(outcome, run_id)
                 comparison.runs.append(outcome)
                 if on_run is not None:
                     on_run(outcome, len(comparison.runs), total)

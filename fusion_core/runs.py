@@ -15,6 +15,19 @@ A run is one folder, ``<root>/<run_id>/``, that a person can open and read:
 
 ``<root>/index.sqlite`` holds one row per run for fast listing. The root is
 the ``root`` argument, else ``$FUSION_EXPLORER_RUNS``, else ``./runs``.
+
+Several processes may write one store at once (the app's workers, a CLI run). The
+index is SQLite in WAL mode and every change is one transaction; a run's files are
+written into a hidden staging folder that is renamed into place, and a file that is
+changed later (a new label) is written beside it and renamed over it. A run is
+registered as ``running`` when its training starts, with the process that trains
+it; when that process dies before saving (a server killed mid-training), the next
+``RunStore`` to open the store marks the run ``interrupted`` and removes its
+staging folder, so the store never lists half a run.
+
+Runs belong to a **workspace**. A store opened with a workspace saves there and
+lists that workspace's runs plus the shared ``default`` one (where the CLI saves);
+opened without one it saves to ``default`` and lists every run.
 Weights are loaded with ``torch.load(..., weights_only=True)``, which cannot
 run code hidden in a file, so a shared run folder is safe to open.
 """
@@ -27,9 +40,10 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import sqlite3
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -77,6 +91,16 @@ INDEX_COLUMNS = (
     "created",
 )
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+DEFAULT_WORKSPACE = "default"
+WORKSPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+RUNNING, DONE, INTERRUPTED = "running", "done", "interrupted"
+_STAGING_PREFIX = ".saving-"
+_EXTRA_COLUMNS = {  # added to indexes written before workspaces and run states existed
+    "workspace": f"TEXT DEFAULT '{DEFAULT_WORKSPACE}'",
+    "status": f"TEXT DEFAULT '{DONE}'",
+    "pid": "INTEGER",
+    "host": "TEXT",
+}
 
 __all__ = ["RunStore", "predict_dataset"]
 
@@ -90,19 +114,64 @@ class RunStore:
     >>> predict_dataset(again, dataset)               # doctest: +SKIP
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, workspace: str | None = None) -> None:
         self.root = Path(root or os.environ.get(RUNS_ENV) or DEFAULT_ROOT).expanduser()
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(
                 f"the runs folder {self.root} is a file; give the path of a folder for saved runs"
             )
+        self.workspace = None if workspace is None else check_workspace(workspace)
+        self._recovered = False
 
     # -- writing ------------------------------------------------------------------------
 
-    def save(self, result: RunResult) -> str:
-        """Write the run's folder and index row; set and return ``result.run_id``."""
+    @contextmanager
+    def registered(self, config: ExperimentConfig, label: str | None = None) -> Iterator[str]:
+        """Register a run as ``running`` for the duration of the block; yield its id for ``save``.
+
+        Saved inside the block, the run is ``done``; a block left without saving (an error,
+        a cancelled run) removes the entry. Only a process that dies inside the block leaves
+        it ``running``, and the next store opened marks it ``interrupted``.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        run_id = self._new_id(result.method)
+        method = config.model.fusion
+        source = Path(str(config.data.source)).name or str(config.data.source)
+        while True:
+            run_id = self._new_id(method)
+            try:
+                with closing(self._connect()) as db, db:
+                    db.execute(
+                        "INSERT INTO runs (run_id, label, dataset, method, seed, created, workspace, status, "
+                        "pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            run_id,
+                            label or method,
+                            source,
+                            method,
+                            config.train.seed,
+                            datetime.now().isoformat(timespec="seconds"),
+                            self._write_workspace(),
+                            RUNNING,
+                            os.getpid(),
+                            socket.gethostname(),
+                        ),
+                    )
+                break
+            except sqlite3.IntegrityError:  # another writer took this id a moment ago
+                continue
+        try:
+            yield run_id
+        finally:
+            with closing(self._connect()) as db, db:
+                db.execute("DELETE FROM runs WHERE run_id = ? AND status = ?", (run_id, RUNNING))
+
+    def save(self, result: RunResult, run_id: str | None = None) -> str:
+        """Write the run's folder and index row; set and return ``result.run_id``.
+
+        ``run_id`` is the id ``registered`` handed out, when the run was registered.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        run_id = run_id or self._new_id(result.method)
 
         def write(staging: Path) -> None:
             _write_json(staging / "config.json", result.config.to_dict())
@@ -146,8 +215,11 @@ class RunStore:
         return self._publish(run_id, result, write)
 
     def _publish(self, run_id: str, result: RunResult, write: Callable[[Path], None]) -> str:
-        """Fill a hidden staging folder with ``write``, rename it to the run's folder, index it."""
-        staging = self.root / f".saving-{run_id}"
+        """Fill a hidden staging folder with ``write``, rename it to the run's folder, index it.
+
+        The staging folder carries the writing process's id, so that a store opened after that
+        process died can tell it is abandoned (``_recover``)."""
+        staging = self.root / f"{_STAGING_PREFIX}{run_id}.{os.getpid()}"
         staging.mkdir()
         try:
             write(staging)
@@ -156,12 +228,16 @@ class RunStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         result.run_id = run_id
+        columns = (*INDEX_COLUMNS, "workspace", "status", "pid", "host")
         with closing(self._connect()) as db, db:
             db.execute(
-                f"INSERT INTO runs ({', '.join(INDEX_COLUMNS)}) VALUES ({', '.join('?' * len(INDEX_COLUMNS))})",
-                _index_row(result),
+                f"INSERT OR REPLACE INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                (*_index_row(result), self._write_workspace(), DONE, None, None),
             )
         return run_id
+
+    def _write_workspace(self) -> str:
+        return self.workspace or DEFAULT_WORKSPACE
 
     def rename(self, run_id: str, label: str) -> None:
         """Give a run a new label (its id stays)."""
@@ -181,14 +257,20 @@ class RunStore:
 
     # -- reading ------------------------------------------------------------------------
 
-    def list(self, dataset: str | None = None) -> list[dict[str, Any]]:
-        """Index rows (dicts with ``INDEX_COLUMNS``), newest first; only ``dataset``'s when given."""
+    def list(self, dataset: str | None = None, status: str = DONE) -> list[dict[str, Any]]:
+        """Index rows (dicts with ``INDEX_COLUMNS``), newest first: the saved runs this store sees
+        (its workspace's and the default one's, or all without a workspace); only ``dataset``'s when
+        given. ``status`` lists the runs ``running`` now or ``interrupted`` instead."""
         if not (self.root / INDEX_FILE).is_file():
             return []
-        query = f"SELECT {', '.join(INDEX_COLUMNS)} FROM runs"
-        args: tuple[Any, ...] = ()
+        query = f"SELECT {', '.join(INDEX_COLUMNS)} FROM runs WHERE status = ?"
+        args: list[Any] = [status]
+        if self.workspace is not None:
+            query += " AND workspace IN (?, ?)"
+            args += [self.workspace, DEFAULT_WORKSPACE]
         if dataset is not None:
-            query, args = query + " WHERE dataset = ?", (dataset,)
+            query += " AND dataset = ?"
+            args.append(dataset)
         with closing(self._connect()) as db:
             rows = db.execute(query + " ORDER BY rowid DESC", args).fetchall()
         return [dict(zip(INDEX_COLUMNS, row, strict=True)) for row in rows]
@@ -230,18 +312,41 @@ class RunStore:
         self.root.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.root / INDEX_FILE, timeout=30)
         try:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, label TEXT, dataset TEXT, method TEXT, "
-                "seed INTEGER, fold INTEGER, macro_f1 REAL, accuracy REAL, params INTEGER, train_seconds REAL, "
-                "epochs_run INTEGER, device TEXT, created TEXT)"
-            )
+            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer, nor it for them
+            db.execute("PRAGMA synchronous=NORMAL")  # with WAL: a commit survives the process being killed
+            with db:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, label TEXT, dataset TEXT, "
+                    "method TEXT, seed INTEGER, fold INTEGER, macro_f1 REAL, accuracy REAL, params INTEGER, "
+                    "train_seconds REAL, epochs_run INTEGER, device TEXT, created TEXT)"
+                )
+                present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+                for column, kind in _EXTRA_COLUMNS.items():
+                    if column not in present:
+                        db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
         except sqlite3.DatabaseError as exc:
             db.close()
             raise DataError(
                 f"{self.root / INDEX_FILE} is not a usable run index ({exc}); move it aside or use another "
                 "runs folder"
             ) from None
+        if not self._recovered:
+            self._recovered = True
+            self._recover(db)
         return db
+
+    def _recover(self, db: sqlite3.Connection) -> None:
+        """Mark runs whose training process on this machine is gone ``interrupted``; remove their
+        staging folders. Runs trained by live processes, or on other machines, are left alone."""
+        host = socket.gethostname()
+        with db:
+            rows = db.execute("SELECT run_id, pid FROM runs WHERE status = ? AND host = ?", (RUNNING, host))
+            dead = [(INTERRUPTED, run_id) for run_id, pid in rows.fetchall() if not _alive(pid)]
+            db.executemany("UPDATE runs SET status = ? WHERE run_id = ?", dead)
+        for staging in self.root.glob(f"{_STAGING_PREFIX}*"):
+            pid = staging.name.rsplit(".", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(staging, ignore_errors=True)
 
     def _new_id(self, method: str) -> str:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -250,6 +355,27 @@ class RunStore:
             run_id = f"{stamp}-{slug}-{secrets.token_hex(2)}"
             if not (self.root / run_id).exists():
                 return run_id
+
+
+def check_workspace(name: str) -> str:
+    """A workspace name, checked: letters, digits, '-' and '_', at most 40 characters."""
+    if not WORKSPACE_PATTERN.match(str(name)):
+        raise ConfigError(
+            "a workspace name takes 1 to 40 letters, digits, '-' or '_', starting with a letter or digit; "
+            "choose a name like 'class-3b'"
+        )
+    return str(name)
+
+
+def _alive(pid: Any) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, TypeError, ValueError, OverflowError):
+        return True  # someone else's process, or no id to check: do not declare it dead
+    return True
 
 
 # -----------------------------------------------------------------------------
@@ -377,7 +503,10 @@ def parse_run(read: Callable[[str], bytes | None], run_id: str) -> RunResult:
 
 
 def _write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    """Write beside the file and rename over it: a reader sees the old file or the new one, whole."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    os.replace(partial, path)
 
 
 def _read_json(path: Path) -> Any:

@@ -55,7 +55,7 @@ if st.button(
     help="Loads the default sample dataset and trains a small comparison in the background.",
 ):
     try:
-        job = start_quick_start(state.runs_root())
+        job = start_quick_start(state.runs_root(), state.workspace())
         state.set_dataset_choice(state.default_dataset())
         state.set_current_job(job)
         st.rerun()

@@ -15,7 +15,7 @@ from fusion_core.analysis.interactions import (
 )
 from fusion_core.errors import FusionExplorerError
 from fusion_core.fusion import available_methods
-from ui.jobs import BUSY_MESSAGE, training_lock
+from ui.jobs import job_queue
 from ui.routing import use_app_navigation
 from ui.widgets import show_error
 
@@ -162,13 +162,10 @@ clicked = st.button(
 )
 
 if clicked:
-    lock = training_lock()
-    if not lock.acquire(blocking=False):
-        st.warning(BUSY_MESSAGE)
-    else:
-        try:
-            with st.status("Training…", expanded=False) as status:
-                progress = st.progress(0.0)
+    try:
+        with st.status("Training…", expanded=False) as status:
+            progress = st.progress(0.0, text="waiting for a free worker")
+            with job_queue().slot():  # the lab's few seconds count against the server's workers too
 
                 def announce(done: int, total: int, method: str) -> None:
                     progress.progress(done / total, text=f"training {method} ({done + 1} of {total})")
@@ -182,16 +179,14 @@ if clicked:
                     n_samples=n_samples,
                     on_method=announce,
                 )
-                progress.progress(1.0, text="done")
-                status.update(
-                    label=f"Trained {len(methods)} models in {sum(result.seconds.values()):.1f} s",
-                    state="complete",
-                )
-            st.session_state[RESULT_KEY] = result
-        except FusionExplorerError as exc:
-            show_error(exc)
-        finally:
-            lock.release()
+            progress.progress(1.0, text="done")
+            status.update(
+                label=f"Trained {len(methods)} models in {sum(result.seconds.values()):.1f} s",
+                state="complete",
+            )
+        st.session_state[RESULT_KEY] = result
+    except FusionExplorerError as exc:
+        show_error(exc)
 
 result = st.session_state.get(RESULT_KEY)
 if result is not None:

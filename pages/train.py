@@ -98,7 +98,7 @@ if single or several:
         source = cache.training_source(state.dataset_choice(), state.schema_edit(), dataset)
         config = state.experiment_config(source=source)
         if single:
-            job = start_single_run(config, store_root=state.runs_root())
+            job = start_single_run(config, store_root=state.runs_root(), workspace=state.workspace())
         else:
             job = start_comparison(
                 config.data,
@@ -108,6 +108,7 @@ if single or several:
                 model_template=config.model,
                 tune=tune,
                 store_root=state.runs_root(),
+                workspace=state.workspace(),
                 title=f"{len(queue)} methods × {int(seeds)} seed{'s' if seeds > 1 else ''}"
                 + (f", tuned for {tune} trials" if tune else ""),
             )

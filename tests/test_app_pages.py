@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 import zipfile
 
@@ -13,11 +12,10 @@ from app_helpers import PAGES, array, metric_value, new_app, open_page, plotly_s
 from bundle_factory import write_bundle, write_paired_files, zip_folder
 from PIL import Image
 
-from fusion_core.errors import TrainingError
 from fusion_core.runs import RunStore
 from fusion_core.samples import DEFAULT_SAMPLE, list_samples
 from ui import cache, state
-from ui.jobs import BUSY_MESSAGE, Job, start_job
+from ui.jobs import Job, start_job
 from ui.widgets import edit_from_table, schema_table, stop_text
 
 SAMPLES = [info.name for info in list_samples()]
@@ -155,19 +153,6 @@ def test_schema_correction_round_trip(app_env, tmp_path):
     open_page(at, "data")
     assert problems(at) == []
     assert metric_value(at, "Modalities") == "1"
-
-
-def test_a_second_job_is_refused_while_one_runs():
-    release = threading.Event()
-    first = start_job(Job(title="first", planned_runs=1, epochs=1), lambda job: release.wait(10))
-    try:
-        with pytest.raises(TrainingError, match="another training is already running"):
-            start_job(Job(title="second", planned_runs=1, epochs=1), lambda job: None)
-    finally:
-        release.set()
-        first.wait(10)
-    assert not first.running and first.error is None
-    assert BUSY_MESSAGE.startswith("another training")
 
 
 def test_a_failing_job_reports_its_error():

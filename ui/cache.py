@@ -258,7 +258,7 @@ def import_run_zip(data: bytes, name: str) -> str:
     from fusion_core.portable import import_run
     from fusion_core.runs import RunStore
 
-    return import_run(RunStore(state.runs_root()), data, shown=name)
+    return import_run(RunStore(state.runs_root(), workspace=state.workspace()), data, shown=name)
 
 
 _device_found: str | None = None

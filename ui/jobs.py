@@ -1,42 +1,57 @@
-"""Training in the background while the page stays responsive.
+"""Training in the background while the page stays responsive, for many sessions at once.
 
 A ``Job`` is a plain object that a worker thread fills in as training goes:
 the epoch and batch it is at, the history of finished epochs, the runs that
 are done, or the error that ended it. The thread makes no Streamlit calls; a
 fragment on the Train page polls the job every second and draws it. Stopping
 sets an ``Event`` that training checks at every batch; the best model so far
-is kept and saved.
+is kept and saved. A job still waiting in the queue is cancelled by the same
+Stop: it never starts.
 
-Only one training runs at a time on the machine (the models are small, but two
-at once would each take twice as long and starve the app's server): a process
-wide lock, created once with ``st.cache_resource``, is taken when a job starts
-and released by the worker when it ends.
+Jobs go into one queue for the whole server (``job_queue``), served by a pool of
+worker threads whose size ``worker_count`` sets, in one place: by default one
+worker per core but one, left to the app's server, and at least one. More workers
+than cores would only make every training slower and the pages sluggish. Each
+session keeps its own jobs in its session state, so it sees its jobs, their
+place in the queue and their progress, and never another session's.
+
+The queue runs any ``work(job)`` callable; the ones here call the same
+``fusion_core`` functions as the CLI (``run_experiment``, ``compare``). A pool in
+other processes or machines can replace ``JobQueue`` behind ``submit`` and
+``cancel`` without the pages changing.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from fusion_core.errors import FusionExplorerError, TrainingError
+from fusion_core.errors import ConfigError, FusionExplorerError
 
-BUSY_MESSAGE = (
-    "another training is already running on this server; wait for it to finish or stop it on the Train page"
-)
+WORKERS_ENV = "FUSION_EXPLORER_WORKERS"
 
 
-@st.cache_resource
-def training_lock() -> threading.Lock:
-    """One lock for the whole server process: at most one training at a time."""
-    return threading.Lock()
+def worker_count() -> int:
+    """How many trainings run at once on this server: ``$FUSION_EXPLORER_WORKERS``, else one per
+    core but one (the app's server keeps a core), and at least one."""
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigError(f"{WORKERS_ENV} must be a whole number of 1 or more, such as 2; it is {raw!r}")
+        return int(raw)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 @dataclass(frozen=True)
@@ -50,7 +65,8 @@ class JobView:
     title: str
     planned_runs: int
     epochs: int
-    running: bool
+    running: bool  # queued or training: not over yet
+    queued: int | None  # jobs ahead of this one in the queue (0: next), or None once it trains
     stopping: bool
     stopped_by_user: bool
     error: str | None
@@ -85,7 +101,9 @@ class Job:
     epochs: int  # the cap on epochs of each run
     patience: int = 0  # early stopping's patience (0: runs go to the cap)
     stop: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
+    submitted: bool = False  # handed to a queue
+    queued: int | None = None  # jobs ahead of it while it waits (set by the queue), None once it trains
+    done: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     runs_done: int = 0
@@ -113,8 +131,9 @@ class Job:
 
     @property
     def running(self) -> bool:
-        """Started and not yet over; the end is marked by the worker, under the lock, with its last update."""
-        return self.thread is not None and self.finished is None
+        """Submitted and not yet over (queued or training); the end is marked by the worker, under the
+        lock, with its last update."""
+        return self.submitted and self.finished is None
 
     @property
     def stopped_by_user(self) -> bool:
@@ -180,6 +199,7 @@ class Job:
                 planned_runs=self.planned_runs,
                 epochs=self.epochs,
                 running=self.running,
+                queued=self.queued if self.running else None,
                 stopping=self.running and self.stop.is_set(),
                 stopped_by_user=self.stopped_by_user,
                 error=self.error,
@@ -201,9 +221,9 @@ class Job:
         self.stop.set()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the worker ends (tests, and the CLI-style synchronous path)."""
-        if self.thread is not None:
-            self.thread.join(timeout)
+        """Block until the job is over (tests, and the CLI-style synchronous path)."""
+        if self.submitted:
+            self.done.wait(timeout)
 
     # --- callbacks handed to fusion_core (run on the worker thread) ---------------------------------
 
@@ -261,26 +281,89 @@ class Job:
         with self.lock:
             self.error = error
             self.details = details
+            self.queued = None
             self.finished = time.monotonic()
+        self.done.set()
 
 
 START_GRACE_SECONDS = 1.0
 """At most this long a new job waits for the page to draw it (``Job.shown``) before it starts."""
 
 
-def start_job(job: Job, work: Callable[[Job], None]) -> Job:
-    """Run ``work(job)`` on a daemon thread holding the training lock; errors end up in ``job.error``."""
-    lock = training_lock()
-    if not lock.acquire(blocking=False):
-        raise TrainingError(BUSY_MESSAGE)
+class JobQueue:
+    """Jobs waiting in order, and at most ``size`` of them running at once, each on its own thread.
 
-    def target() -> None:
+    A job given to ``submit`` starts at once while a worker is free, else waits its turn; when a
+    job ends, its worker takes the next one. ``slot()`` holds a worker for a short piece of work
+    run by the caller itself (the Interaction lab), so it counts against the same limit.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, int(size))
+        self._waiting: deque[tuple[Job, Callable[[Job], None]]] = deque()
+        self._busy = 0
+        self._lock = threading.Condition()
+
+    def submit(self, job: Job, work: Callable[[Job], None]) -> Job:
+        """Run ``work(job)`` as soon as a worker is free; errors end up in ``job.error``."""
+        with self._lock:
+            job.submitted = True
+            if self._busy < self.size:
+                self._busy += 1
+                self._start(job, work)
+            else:
+                self._waiting.append((job, work))
+                self._renumber()
+        return job
+
+    def cancel(self, job: Job) -> None:
+        """Stop a job: a waiting one leaves the queue and ends at once, a running one after this batch."""
+        job.request_stop()
+        with self._lock:
+            waiting = [entry for entry in self._waiting if entry[0] is job]
+            for entry in waiting:
+                self._waiting.remove(entry)
+            self._renumber()
+        if waiting:
+            job.end()
+
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a worker while the block runs, waiting for one to be free (and for the queue ahead)."""
+        with self._lock:
+            self._lock.wait_for(lambda: self._busy < self.size and not self._waiting)
+            self._busy += 1
+        try:
+            yield
+        finally:
+            self._next()
+
+    def _start(self, job: Job, work: Callable[[Job], None]) -> None:
+        with job.lock:
+            job.queued = None
+            job.started = time.monotonic()
+            job.run_started = job.started
+        thread = threading.Thread(
+            target=self._serve, args=(job, work), name=f"fusion-train-{job.title}", daemon=True
+        )
+        try:
+            thread.start()
+        except BaseException:
+            self._busy -= 1
+            raise
+
+    def _serve(self, job: Job, work: Callable[[Job], None]) -> None:
         error = details = None
         # Let the page draw the new job before training takes the CPU: until then the browser shows
         # grey placeholders where the progress will be.
         job.shown.wait(START_GRACE_SECONDS)
         try:
-            work(job)
+            if not job.stop.is_set():
+                work(job)
         except FusionExplorerError as exc:
             error = str(exc)
         except Exception as exc:  # a bug, not bad input: keep the trace for the details expander
@@ -288,18 +371,43 @@ def start_job(job: Job, work: Callable[[Job], None]) -> Job:
             details = traceback.format_exc()
         finally:
             job.end(error=error, details=details)
-            lock.release()
+            self._next()
 
-    job.thread = threading.Thread(target=target, name=f"fusion-train-{job.title}", daemon=True)
-    try:
-        job.thread.start()
-    except BaseException:
-        lock.release()
-        raise
-    return job
+    def _next(self) -> None:
+        """A worker is free: start the next waiting job on it, or count it idle."""
+        with self._lock:
+            if self._waiting:
+                self._start(*self._waiting.popleft())
+                self._renumber()
+            else:
+                self._busy -= 1
+            self._lock.notify_all()
+
+    def _renumber(self) -> None:
+        for ahead, (job, _) in enumerate(self._waiting):
+            with job.lock:
+                job.queued = ahead
 
 
-def start_single_run(config: ExperimentConfig, *, store_root: str | None = None) -> Job:
+@st.cache_resource
+def job_queue() -> JobQueue:
+    """The one queue of the server process, with ``worker_count()`` workers."""
+    return JobQueue(worker_count())
+
+
+def start_job(job: Job, work: Callable[[Job], None]) -> Job:
+    """Queue ``work(job)`` on the server's job queue; it runs when a worker is free."""
+    return job_queue().submit(job, work)
+
+
+def cancel_job(job: Job) -> None:
+    """Stop a job, or take it out of the queue before it starts."""
+    job_queue().cancel(job)
+
+
+def start_single_run(
+    config: ExperimentConfig, *, store_root: str | None = None, workspace: str | None = None
+) -> Job:
     """Train one model in the background and save it to the run store."""
     job = Job(
         title=default_title(config),
@@ -314,7 +422,7 @@ def start_single_run(config: ExperimentConfig, *, store_root: str | None = None)
 
         result = run_experiment(
             config,
-            store=RunStore(store_root),
+            store=RunStore(store_root, workspace=workspace),
             on_epoch=job.on_epoch,
             on_batch=job.on_batch,
             should_stop=job.stop.is_set,
@@ -337,6 +445,7 @@ def start_comparison(
     model_template: ModelConfig,
     tune: int = 0,
     store_root: str | None = None,
+    workspace: str | None = None,
     title: str = "compare",
 ) -> Job:
     """Train every method × seed on identical splits, one after another, saving each run.
@@ -363,7 +472,7 @@ def start_comparison(
             train=train,
             model_template=model_template,
             tune=tune,
-            store=RunStore(store_root),
+            store=RunStore(store_root, workspace=workspace),
             on_run=job.on_run,
             on_problem=job.on_problem,
             on_trial=job.on_trial,
@@ -385,7 +494,7 @@ def quick_start_methods(modality_names: list[str]) -> list[str]:
     return [f"only:{name}" for name in modality_names] + ["early", "concat", "late"]
 
 
-def start_quick_start(store_root: str | None = None) -> Job:
+def start_quick_start(store_root: str | None = None, workspace: str | None = None) -> Job:
     """Train the quick start comparison on the default sample dataset."""
     from fusion_core.samples import DEFAULT_SAMPLE, list_samples
 
@@ -397,5 +506,6 @@ def start_quick_start(store_root: str | None = None) -> Job:
         train=TrainConfig(epochs=QUICK_START_EPOCHS),
         model_template=ModelConfig(),
         store_root=store_root,
+        workspace=workspace,
         title="quick start",
     )

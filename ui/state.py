@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,9 @@ JOB = "fx_job"
 UPLOAD_ERROR = "fx_upload_error"
 SELECTED_RUN = "fx_selected_run"
 PREDICT_UPLOAD = "fx_predict_upload"  # the new samples uploaded on the Predict page (a DatasetChoice)
+WORKSPACE = "fx_workspace"
+WORKSPACE_ERROR = "fx_workspace_error"
+WORKSPACE_PARAM = "workspace"  # ?workspace=NAME in the address opens (or creates) a named workspace
 
 RUNS_ENV = "FUSION_EXPLORER_RUNS"
 
@@ -101,6 +105,29 @@ def default_dataset() -> DatasetChoice:
 
 def sample_choice(name: str) -> DatasetChoice:
     return DatasetChoice(kind="sample", label=name, source=name, digest=f"sample:{name}")
+
+
+def workspace() -> str:
+    """This session's workspace: the one named in the address (``?workspace=NAME``) when there is
+    one, else a private one made up for the session. Its runs, and the CLI's, are the ones it lists."""
+    from fusion_core.errors import ConfigError
+    from fusion_core.runs import check_workspace  # imported here: fusion_core.runs loads PyTorch
+
+    named = st.query_params.get(WORKSPACE_PARAM)
+    if named and named != st.session_state.get(WORKSPACE):
+        try:
+            st.session_state[WORKSPACE] = check_workspace(named)
+            st.session_state[WORKSPACE_ERROR] = None
+        except ConfigError as exc:
+            st.session_state[WORKSPACE_ERROR] = f"The workspace in the address was not opened: {exc}."
+    if WORKSPACE not in st.session_state:
+        st.session_state[WORKSPACE] = f"session-{secrets.token_hex(6)}"
+    return st.session_state[WORKSPACE]
+
+
+def workspace_error() -> str | None:
+    """Why the workspace named in the address was not opened, if it was not."""
+    return st.session_state.get(WORKSPACE_ERROR)
 
 
 def init_session() -> None:

@@ -14,15 +14,16 @@ from fusion_core.errors import FusionExplorerError, user_message
 from fusion_core.training import stop_explanation
 from ui import cache, state
 from ui.errors import unexpected_errors
-from ui.jobs import JobView
+from ui.jobs import JobView, cancel_job
 
 POLL_SECONDS = 1.0
 
 
 def run_store() -> Any:
+    """The run store as this session sees it: its workspace's runs and the shared default ones."""
     from fusion_core.runs import RunStore
 
-    return RunStore(state.runs_root())
+    return RunStore(state.runs_root(), workspace=state.workspace())
 
 
 @st.cache_resource(max_entries=128, show_spinner="Loading the run…")
@@ -111,6 +112,14 @@ def sidebar_status() -> Any:
         st.markdown(f":material/dataset: **Dataset:** {plain(choice.label)}  \n:gray[{kind}]")
         device_slot = st.empty()
         show_device(device_slot, wait=False)
+        st.markdown(
+            f":material/folder_shared: **Workspace:** `{state.workspace()}`",
+            help="The runs listed here are this workspace's and those saved from the command line. "
+            f"Add ?{state.WORKSPACE_PARAM}=NAME to the address to come back to a workspace later or to share "
+            "one with a class.",
+        )
+        if state.workspace_error():
+            st.error(state.workspace_error(), icon=":material/error:")
         _sidebar_job(state.job_running())
     return device_slot
 
@@ -137,6 +146,8 @@ def _sidebar_job(running: bool) -> None:
 
 
 def _job_phrase(view: JobView) -> str:
+    if view.queued is not None:
+        return _queue_phrase(view.queued)
     if view.running:
         if view.stopping:
             return "stopping…"
@@ -144,6 +155,12 @@ def _job_phrase(view: JobView) -> str:
     if view.error:
         return "failed"
     return "stopped" if view.stopped_by_user else "done"  # fmt: skip
+
+
+def _queue_phrase(ahead: int) -> str:
+    if ahead == 0:
+        return "waiting in the queue, next to start"
+    return f"waiting in the queue, {ahead} job{'s' if ahead > 1 else ''} ahead"
 
 
 def _time_left(view: JobView) -> str:
@@ -176,7 +193,7 @@ def job_monitor(*, key: str, curves: bool = True, when_done: Callable[[JobView],
             return
         view = job.view()
         with unexpected_errors():
-            _draw_job(view, stop=job.request_stop, key=key, curves=curves)
+            _draw_job(view, stop=lambda: cancel_job(job), key=key, curves=curves)
             if view.finished and when_done is not None:
                 when_done(view)
         job.shown.set()
@@ -187,6 +204,8 @@ def job_monitor(*, key: str, curves: bool = True, when_done: Callable[[JobView],
 
 
 def _job_status(view: JobView) -> str:
+    if view.queued is not None:
+        return "Cancelling" if view.stopping else "Queued"
     if view.running:
         return "Stopping after this batch" if view.stopping else "Training"
     if view.error:
@@ -194,9 +213,28 @@ def _job_status(view: JobView) -> str:
     return "Stopped" if view.stopped_by_user else "Finished"
 
 
+def _stop_button(view: JobView, stop: Callable[[], None], *, key: str) -> None:
+    """Stop for a training job; Cancel for one still waiting in the queue."""
+    waiting = view.queued is not None
+    st.button(
+        "Cancel" if waiting else "Stop",
+        key=f"{key}_cancel" if waiting else f"{key}_stop",
+        icon=":material/cancel:" if waiting else ":material/stop_circle:",
+        on_click=stop,
+        disabled=view.stopping,
+        help="Take this job out of the queue; it will not run."
+        if waiting
+        else "End training at the next batch; the best model so far is kept and saved.",
+    )
+
+
 def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool) -> None:
     runs_total = view.planned_runs
     parts = []
+    if view.queued is not None:
+        st.progress(0.0, text=f"**{_job_status(view)}** · {view.title} · {_queue_phrase(view.queued)}")
+        _stop_button(view, stop, key=key)
+        return
     if runs_total > 1:
         parts.append(f"run {min(view.runs_done + 1, runs_total)}/{runs_total}")
     if view.running and view.tuning:
@@ -213,14 +251,7 @@ def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool
     st.progress(view.fraction, text=f"**{_job_status(view)}** · {view.title} · " + " · ".join(parts))
 
     if view.running:
-        st.button(
-            "Stop",
-            key=f"{key}_stop",
-            icon=":material/stop_circle:",
-            on_click=stop,
-            disabled=view.stopping,
-            help="End training at the next batch; the best model so far is kept and saved.",
-        )
+        _stop_button(view, stop, key=key)
     if view.error:
         st.error(view.error, icon=":material/error:")
         if view.details:
