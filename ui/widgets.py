@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from fusion_core import plots
@@ -16,6 +17,7 @@ from ui.errors import unexpected_errors
 from ui.jobs import JobView
 
 POLL_SECONDS = 1.0
+IDLE_JOB_TEXT = "Training: none started yet"
 
 
 def run_store() -> Any:
@@ -110,10 +112,14 @@ def show_device(slot: Any, *, wait: bool) -> None:
 
 
 def _sidebar_job(running: bool) -> None:
+    # The same element in every state, "none started yet" included: a job's start then updates a bar
+    # that is already on the page, instead of adding one whose code the browser must load first (it
+    # stood as a grey placeholder box in the sidebar while the job started).
     @st.fragment(run_every=POLL_SECONDS if running else None)
     def sidebar_job() -> None:
         job = state.current_job()
         if job is None:
+            st.progress(0.0, text=IDLE_JOB_TEXT)
             return
         view = job.view()
         st.progress(view.fraction, text=f"{view.title}: {_job_phrase(view)}")
@@ -465,7 +471,12 @@ def audio_mime(path: str) -> str:
 
 
 def report_view(report: dict[str, Any], *, key: str) -> None:
-    """The data report: counts, modalities, class balance, notes and warnings."""
+    """The data report: counts, modalities, class balance, notes and warnings.
+
+    Drawn with metrics and static tables only; the class-balance chart is built when its expander
+    is opened. A Plotly chart or a data grid here made the browser fetch their code (Plotly's is
+    4.7 MB) on every first visit to the Data page.
+    """
     first, second, third = st.columns(3)
     first.metric("Samples", report["samples"], border=True)
     second.metric("Classes", len(report["classes"]), border=True, help=f"Label column: {report['target']}")
@@ -476,22 +487,43 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
         st.info(note, icon=":material/info:")
     left, right = st.columns([3, 2])
     with left:
-        rows = [
-            {
-                "modality": m["name"],
-                "type": m["type"],
-                "columns": ", ".join(m["columns"]),
-                "absent": m["absent"],
-                "missing values": sum(m.get("missing_values", {}).values()),
-                "examples": " | ".join(m["examples"]),
-            }
-            for m in report["modalities"]
-        ]
-        st.dataframe(rows, hide_index=True, width="stretch", key=f"{key}_modalities")
+        modalities = pd.DataFrame(
+            [
+                {
+                    "modality": m["name"],
+                    "type": m["type"],
+                    "columns": ", ".join(m["columns"]),
+                    "absent": m["absent"],
+                    "missing values": sum(m.get("missing_values", {}).values()),
+                    "examples": " | ".join(m["examples"]),
+                }
+                for m in report["modalities"]
+            ],
+            columns=["modality", "type", "columns", "absent", "missing values", "examples"],
+        ).set_index("modality")
+        st.table(modalities)
         if report["unused_columns"]:
             st.caption("Not used: " + ", ".join(report["unused_columns"]))
     with right:
-        st.plotly_chart(plots.class_balance_figure(report["classes"]), width="stretch", key=f"{key}_balance")
+        class_balance(report["classes"], key=f"{key}_balance")
+
+
+CLASS_ROWS = 12
+"""More classes than this scroll inside a box of about this many rows."""
+
+
+def class_balance(counts: dict[str, int], *, key: str) -> None:
+    """Samples per class as a table (count and share), and as a bar chart when its expander is opened."""
+    total = sum(counts.values()) or 1
+    table = pd.DataFrame(
+        {"samples": list(counts.values()), "share": [f"{count / total:.1%}" for count in counts.values()]},
+        index=pd.Index([str(name) for name in counts], name="class"),
+    )
+    st.table(table, height=36 * (CLASS_ROWS + 1) if len(counts) > CLASS_ROWS else "content")
+    chart = st.expander("Samples per class as a chart", key=f"{key}_open", on_change="rerun")
+    with chart:
+        if chart.open:
+            st.plotly_chart(plots.class_balance_figure(counts), width="stretch", key=key)
 
 
 # --- schema corrections ---------------------------------------------------------------------------
@@ -501,8 +533,6 @@ ROLE_INPUT, ROLE_TARGET, ROLE_IGNORE = "input", "label", "not used"
 
 def schema_table(dataset: Any) -> Any:
     """One row per column: its role, the modality it belongs to and that modality's type."""
-    import pandas as pd
-
     owner = {c: spec for spec in dataset.modalities.values() for c in spec.columns}
     rows = []
     for column in dataset.table.columns:
