@@ -10,6 +10,7 @@ rather than adding one (a new element stands as a grey box while its code loads)
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -47,10 +48,15 @@ def test_default_sample_arrives_light_and_every_section_opens(app_env):
     assert heavy_elements(at) == {}
     info = next(i for i in list_samples() if i.name == DEFAULT_SAMPLE)
     assert metric_value(at, "Samples") == str(info.samples)
-    # The report's facts are on the first view as static tables: the modalities, and samples per class.
-    modalities, classes = (table.value for table in at.table)
-    assert list(modalities.index) == list(info.modalities)
-    assert int(classes["samples"].sum()) == info.samples
+    # The report's facts are on the first view as plain text: the modalities, and samples per class.
+    modalities, classes = (
+        t.value.splitlines() for t in at.text if t.value.lstrip().startswith(("modality", "class"))
+    )
+    assert [line.split()[0] for line in modalities[1:]] == list(info.modalities)
+    rows = [re.fullmatch(r"\s*(\S+)\s+(\d+)\s+([\d.]+)%\s+#+", line) for line in classes[1:]]
+    assert all(rows), classes
+    assert sum(int(row[2]) for row in rows) == info.samples
+    assert sum(float(row[3]) for row in rows) == pytest.approx(100, abs=0.1 * len(rows))
 
     sections = {
         "data_report_balance_open": lambda at: at.get("plotly_chart"),
