@@ -474,10 +474,10 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
     """The data report: counts, modalities, class balance, notes and warnings.
 
     Drawn with metrics and plain text only; the class-balance chart is built when its expander is
-    opened. Measured switching to Data in a fresh browser session, interleaved, on a loaded 2-core
-    machine (median of 5): 6.2 s with a Plotly chart and data grids on arrival, 2.1 s with static
-    tables (``st.table`` loads Arrow's formatting code, 0.7 MB), 1.3 s with plain text, about what
-    the Model page takes.
+    opened. Switching from Home to Data in a fresh browser session, the three versions interleaved on
+    a loaded 2-core machine (median of 5): 8.6 s with a Plotly chart and data grids on arrival, 2.4 s
+    with static tables (``st.table`` loads Arrow's formatting code, 0.7 MB), 1.5 s with plain text,
+    less than the Model page took in the same rounds (1.8 s).
     """
     first, second, third = st.columns(3)
     first.metric("Samples", report["samples"], border=True)
