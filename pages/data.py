@@ -95,37 +95,48 @@ st.header(f"Report: {plain(dataset.name)}")
 report_view(cache.report(choice, state.schema_edit(), dataset), key="data_report")
 
 st.header("Look at the data")
-# The table and each modality's preview are drawn only when opened: pictures, clips and charts of
-# every modality at once made this page slow to switch to.
+# Everything below the report is built only when opened: the table, the previews (pictures, clips,
+# charts) and the schema editor are the elements whose browser code is slow to load, and drawing them
+# on arrival made this page the slowest to switch to.
 manifest = st.expander("The table: first rows of manifest.csv", key="data_manifest_open", on_change="rerun")
 with manifest:
     if manifest.open:
         st.dataframe(dataset.table.head(20), hide_index=True, width="stretch", key="data_manifest")
-preprocessing = state.model_choices().preprocessing
-tabs = st.tabs(
-    [f"{name} ({spec.type})" for name, spec in dataset.modalities.items()],
-    key="data_preview_tabs",
-    on_change="rerun",
+previews = st.expander(
+    "A few samples of each class, modality by modality", key="data_preview_open", on_change="rerun"
 )
-for tab, (name, spec) in zip(tabs, dataset.modalities.items(), strict=True):
-    with tab:
-        if tab.open:
-            preview_modality(dataset, spec, key=f"data_preview_{name}", audio_options=preprocessing.get(name))
+with previews:
+    if previews.open:
+        preprocessing = state.model_choices().preprocessing
+        tabs = st.tabs(
+            [f"{name} ({spec.type})" for name, spec in dataset.modalities.items()],
+            key="data_preview_tabs",
+            on_change="rerun",
+        )
+        for tab, (name, spec) in zip(tabs, dataset.modalities.items(), strict=True):
+            with tab:
+                if tab.open:
+                    preview_modality(
+                        dataset, spec, key=f"data_preview_{name}", audio_options=preprocessing.get(name)
+                    )
 
 st.header("Correct what was guessed")
 st.markdown(
     "Which columns form which modality was read from `schema.json` or guessed from the values. Move a column "
     "to another modality or type, pick the label column, or leave a column out; then apply."
 )
-edit = schema_editor(dataset, key="data_schema", disabled=running)
-if edit is not None:
-    try:
-        cache.load_current(choice, edit)
-    except FusionExplorerError as exc:
-        show_error(exc)
-    else:
-        state.set_schema_edit(edit)
-        st.rerun()
+editor = st.expander("Edit the columns", key="data_schema_open", on_change="rerun")
+with editor:
+    if editor.open:
+        edit = schema_editor(dataset, key="data_schema", disabled=running)
+        if edit is not None:
+            try:
+                cache.load_current(choice, edit)
+            except FusionExplorerError as exc:
+                show_error(exc)
+            else:
+                state.set_schema_edit(edit)
+                st.rerun()
 if not state.schema_edit().is_empty() and st.button(
     "Undo all corrections",
     key="data_schema_reset",

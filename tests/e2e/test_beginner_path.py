@@ -3,7 +3,8 @@
 Prints the first render of the app and the switch to every page of the
 sidebar, each the median of three, and saves screenshots of the path under
 test-output/screenshots. Timings depend on the machine and its load, so they
-are printed, not asserted; the Learn page's first screen is asserted.
+are printed, not asserted; the Learn page's first screen is asserted, and so is
+Data's first view: no chart, data grid or Arrow table until the user opens one.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ def first_interactive_offset(page) -> float:
     )
 
 
+HEAVY = "[data-testid='stPlotlyChart'], [data-testid='stDataFrame'], [data-testid='stTable']"
+"""Elements whose browser code is large (Plotly's 4.7 MB, the data grid's and Arrow's formatting)."""
+
+
+def heavy_on_screen(page) -> int:
+    return page.locator(HEAVY).count()
+
+
 def switch_to(page, name: str) -> float:
     """Click ``name`` in the sidebar; seconds until the new page's title is drawn and its run is over."""
     before = title(page)
@@ -75,6 +84,8 @@ def test_page_timings(app_server, browser):
             for name in [*order[1:], order[0]]:  # every page, ending back on Home
                 switches[name].append(switch_to(page, name))
                 no_exception(page)
+                if name == "Data":
+                    assert heavy_on_screen(page) == 0, "Data drew a chart or a data grid on arrival"
         finally:
             context.close()
     print(
