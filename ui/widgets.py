@@ -246,7 +246,9 @@ def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool
     if view.running and view.tuning:
         parts.append(view.tuning)
     elif view.running and view.epoch:
-        parts.append(f"epoch {view.epoch}/{view.epochs}")
+        parts.append(
+            f"epoch {view.epoch} (stops early when validation stops improving, at most {view.epochs})"
+        )
     elif view.running and not view.history:
         parts.append("preparing the data and the model")
     elif view.stopped_by_user and runs_total == 1 and view.results:

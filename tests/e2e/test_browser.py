@@ -52,7 +52,7 @@ def progress_text(page) -> str:
 def watch_progress(page, *, until: str, timeout: float, or_later: bool = False) -> list[str]:
     """Every distinct progress text seen, without any click, until one contains ``until``.
 
-    With ``or_later``, ``until`` is "epoch N/M" and any later epoch of the same run also ends the wait
+    With ``or_later``, ``until`` is "epoch N (" and any later epoch of the same run also ends the wait
     (the page polls about once a second, so a fast run can skip past epoch N between two polls).
     """
     seen: list[str] = []
@@ -71,8 +71,8 @@ def watch_progress(page, *, until: str, timeout: float, or_later: bool = False) 
 
 
 def _past_epoch(text: str, until: str) -> bool:
-    wanted, total = map(int, re.search(r"epoch (\d+)/(\d+)", until).groups())
-    found = re.search(rf"epoch (\d+)/{total}\b", text)
+    wanted = int(re.search(r"epoch (\d+)", until).group(1))
+    found = re.search(r"epoch (\d+) \(", text)
     return bool(found) and int(found.group(1)) >= wanted
 
 
@@ -137,7 +137,7 @@ def test_quick_start_train_stop_and_every_page(app_server, page, screenshots):
         field.press("Enter")
         wait_idle(page)
     main(page).get_by_role("button", name="Train", exact=True).click()
-    watch_progress(page, until=f"epoch 2/{LONG_RUN_EPOCHS}", timeout=60, or_later=True)
+    watch_progress(page, until="epoch 2 (", timeout=60, or_later=True)
     page.screenshot(path=str(screenshots / "03-train-live.png"))
     main(page).get_by_role("button", name="Stop", exact=True).click()
     main(page).get_by_text("Stopped on request").wait_for(timeout=30_000)
