@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import state
+from ui.errors import unexpected_errors
 from ui.widgets import show_device, sidebar_status
 
 st.set_page_config(
@@ -54,5 +55,6 @@ navigation = st.navigation(
     position="sidebar",
 )
 device_slot = sidebar_status()
-navigation.run()
+with unexpected_errors():
+    navigation.run()
 show_device(device_slot, wait=True)

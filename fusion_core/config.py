@@ -62,9 +62,21 @@ IMBALANCE_REMEDIES = tuple(REMEDY_HELP)
 """Training options against one modality dominating (see ``fusion_core.imbalance``)."""
 
 
+SCHEDULES = ("plateau", "cosine", "constant")
+"""Learning-rate schedules: halve on a plateau of validation macro-F1, warm-up then cosine, or fixed."""
+
+
 @dataclass
 class TrainConfig:
-    epochs: int = 8
+    """How to train. The budget rule: train until validation macro-F1 stops improving.
+
+    Training stops when ``patience`` epochs in a row bring no gain on the validation
+    split (the best epoch's weights are kept), when ``epochs`` (a generous cap) have
+    run, or when ``time_budget`` seconds have passed, whichever comes first. Every
+    method of a comparison gets the same rule.
+    """
+
+    epochs: int = 60
     batch_size: int = 64
     lr: float = 4e-3
     weight_decay: float = 1e-4
@@ -78,10 +90,23 @@ class TrainConfig:
     ogm_alpha: float = 0.5  # OGM-GE's modulation strength
     deterministic: bool = False
     bf16: bool = False
+    schedule: str = "plateau"
+    time_budget: float | None = None  # seconds per training run; None: no limit
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.patience < 1:
+            raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"unknown learning-rate schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}"
+            )
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ConfigError(
+                f"the time budget must be a positive number of seconds, got {self.time_budget}; "
+                "leave it out for no limit"
+            )
         if self.batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
         if not self.lr > 0:
@@ -114,10 +139,12 @@ class ExperimentConfig:
     def from_dict(cls, raw: dict[str, Any]) -> ExperimentConfig:
         model_raw = dict(raw.get("model", {}))
         encoders = {name: EncoderConfig(**enc) for name, enc in model_raw.pop("encoders", {}).items()}
+        # Configurations saved before learning-rate schedules existed trained with a fixed rate.
+        train_raw = {"schedule": "constant", **raw.get("train", {})}
         return cls(
             data=DataConfig(**_known(DataConfig, raw.get("data", {}))),
             model=ModelConfig(encoders=encoders, **_known(ModelConfig, model_raw)),
-            train=TrainConfig(**_known(TrainConfig, raw.get("train", {}))),
+            train=TrainConfig(**_known(TrainConfig, train_raw)),
         )
 
     @classmethod

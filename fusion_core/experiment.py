@@ -32,11 +32,21 @@ from fusion_core.baselines import (
 )
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.data.types import Dataset, InputSpec, PreparedData, Splits
-from fusion_core.errors import ConfigError
+from fusion_core.errors import ConfigError, FusionExplorerError
 from fusion_core.metrics import compute_metrics
-from fusion_core.training import BatchProgress, EpochLog, fit, predict, seed_everything
+from fusion_core.stats import BASELINE_PREFIX, PairedDifference, comparison_statistics, noise_verdict
+from fusion_core.training import BatchProgress, EpochLog, budget_rule, fit, predict, seed_everything
 
-BASELINE_PREFIX = "only:"  # "only:<modality>" trains on that modality alone
+__all__ = [
+    "BASELINE_PREFIX",
+    "Comparison",
+    "RunProblem",
+    "RunResult",
+    "compare",
+    "run_experiment",
+    "run_one",
+    "summarize",
+]
 
 
 @dataclass
@@ -95,7 +105,7 @@ def run_experiment(
     ``fusion_core.baselines``; it reads ``dataset``, loaded when not given).
     With a ``store`` (a ``RunStore``) the run is saved and ``run_id`` set.
     """
-    from fusion_core.model import build_model, count_parameters
+    from fusion_core.model import build_model
 
     if is_baseline_method(config.model.fusion):
         result = run_baseline(
@@ -115,12 +125,40 @@ def run_experiment(
         prepared = prepare(load_dataset(config.data.source), config.data)
 
     seed_everything(config.train.seed)  # the same seed gives the same initial weights
+    model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+    result = train_and_score(
+        model,
+        config,
+        prepared,
+        on_epoch=on_epoch,
+        on_batch=on_batch,
+        should_stop=should_stop,
+        label=label,
+        fold=fold,
+    )
+    if store is not None:
+        store.save(result)
+    return result
+
+
+def train_and_score(
+    model: nn.Module,
+    config: ExperimentConfig,
+    prepared: PreparedData,
+    *,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    on_batch: Callable[[BatchProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    label: str | None = None,
+    fold: int | None = None,
+) -> RunResult:
+    """Train a built ``model`` on ``prepared`` and score it on the test split."""
+    from fusion_core.model import count_parameters
+
     specs = prepared.input_specs()
-    model = build_model(specs, prepared.num_classes, config.model)
     trained = fit(
         model, prepared, config.train, on_epoch=on_epoch, on_batch=on_batch, should_stop=should_stop
     )
-
     test_rows = prepared.splits.test
     # Scored where a saved run is loaded and used (the CPU), so predicting the test split again gives
     # exactly the stored probabilities, whichever device trained it.
@@ -128,7 +166,7 @@ def run_experiment(
     probabilities, predictions = predict(model, prepared, test_rows)
     y_true = prepared.labels[test_rows].numpy()
     method = config.model.fusion
-    result = RunResult(
+    return RunResult(
         run_id=None,
         label=label or default_label(method, config.train.seed, fold),
         method=method,
@@ -161,9 +199,6 @@ def run_experiment(
         preprocessing=prepared.preprocessing,
         input_specs=specs,
     )
-    if store is not None:
-        store.save(result)
-    return result
 
 
 def default_label(method: str, seed: int, fold: int | None = None) -> str:
@@ -216,6 +251,111 @@ def prepare_for_run(result: RunResult, dataset: Dataset, *, check_new: bool = Fa
 # comparing methods
 
 
+@dataclass
+class RunProblem:
+    """A run of a comparison that gave no result: ``"skipped"`` (the method cannot be built for
+    this data) or ``"failed"`` (it broke while training). ``reason`` says why, in words."""
+
+    method: str
+    status: str  # "skipped" | "failed"
+    reason: str
+    seed: int
+    fold: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Comparison:
+    """What ``compare`` returns: the finished runs, the runs that gave none, and any tuning studies."""
+
+    runs: list[RunResult] = field(default_factory=list)
+    problems: list[RunProblem] = field(default_factory=list)
+    studies: list[Any] = field(default_factory=list)  # fusion_core.tuning.StudySummary, one per method
+    budget: str = ""  # the training budget every method got, in words
+
+    @property
+    def skipped(self) -> list[RunProblem]:
+        return [p for p in self.problems if p.status == "skipped"]
+
+    @property
+    def failed(self) -> list[RunProblem]:
+        return [p for p in self.problems if p.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything a script needs, as plain JSON-ready data."""
+        statistics = comparison_statistics(self.runs)
+        return {
+            "dataset": self.runs[0].dataset_name if self.runs else None,
+            "budget": self.budget,
+            "methods": summarize(self.runs, statistics=statistics),
+            "problems": [p.to_dict() for p in self.problems],
+            "verdict": noise_verdict(statistics),
+            "tuning": [study.to_dict() for study in self.studies],
+        }
+
+
+def run_one(
+    config: ExperimentConfig,
+    prepared: PreparedData,
+    *,
+    fold: int | None = None,
+    label: str | None = None,
+    on_epoch: Callable[[EpochLog], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    dataset: Dataset | None = None,
+) -> RunResult | RunProblem:
+    """One (method, seed, fold) of a comparison: a ``RunResult``, or a ``RunProblem`` saying why not.
+
+    A classical ``sk:`` baseline is fitted on the same split (it reads ``dataset``).
+    A method that cannot be built for this data (a ``ConfigError`` from ``build_model``,
+    such as tensor fusion of too many modalities) is skipped; one that breaks while
+    training is reported as failed. Neither stops the rest of the comparison.
+    """
+    from fusion_core.model import build_model
+
+    method, seed = config.model.fusion, config.train.seed
+    seed_everything(seed)
+    if is_baseline_method(method):
+        try:
+            return run_baseline(config, dataset=dataset, splits=prepared.splits, label=label, fold=fold)
+        except ConfigError as exc:
+            return RunProblem(method, "skipped", f"cannot be fitted on this data: {exc}", seed, fold)
+        except FusionExplorerError as exc:
+            return RunProblem(method, "failed", f"failed while fitting: {exc}", seed, fold)
+    try:
+        model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+    except ConfigError as exc:
+        return RunProblem(method, "skipped", f"cannot be built for this data: {exc}", seed, fold)
+    try:
+        return train_and_score(
+            model, config, prepared, on_epoch=on_epoch, should_stop=should_stop, label=label, fold=fold
+        )
+    except FusionExplorerError as exc:
+        return RunProblem(method, "failed", f"failed while training: {exc}", seed, fold)
+    except (RuntimeError, ValueError, ArithmeticError, MemoryError) as exc:  # a bug or a resource limit
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        return RunProblem(
+            method, "failed", f"failed while training ({type(exc).__name__}: {first_line})", seed, fold
+        )
+
+
+def method_config(
+    method: str, data_config: DataConfig, train: TrainConfig, model_template: ModelConfig, seed: int
+) -> ExperimentConfig:
+    """The configuration of one method of a comparison: the template, with this method and seed."""
+    return ExperimentConfig(
+        data=data_config,
+        model=replace(
+            model_template,
+            fusion=method,  # the template's fusion options belong to its own method only
+            fusion_options=model_template.fusion_options if method == model_template.fusion else {},
+        ),
+        train=replace(train, seed=seed),
+    )
+
+
 def compare(
     data_config: DataConfig,
     methods: Sequence[str] | str,
@@ -224,12 +364,15 @@ def compare(
     folds: int | None = None,
     train: TrainConfig | None = None,
     model_template: ModelConfig | None = None,
+    tune: int = 0,
     store: Any | None = None,
     on_run: Callable[[RunResult, int, int], None] | None = None,
+    on_problem: Callable[[RunProblem], None] | None = None,
+    on_trial: Callable[[str, int, float | None], None] | None = None,
     on_epoch: Callable[[EpochLog], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     baselines: str | None = None,
-) -> list[RunResult]:
+) -> Comparison:
     """Train every method on identical splits with the same seeds; return the finished runs.
 
     ``methods`` is a list of names or ``"all"`` (every fusion method that fits the
@@ -238,9 +381,19 @@ def compare(
     same splits and seeds; by default ``logreg`` with ``"all"`` and none with a
     list (which may name ``sk:`` rows itself). Seeds are
     ``train.seed, train.seed + 1, …``. With ``folds=K`` the data is split into
-    K stratified folds and every method runs on each. ``on_run(result, index,
-    total)`` is called as each run finishes; ``should_stop()`` cancels the rest
-    of the queue (a run cut short is not returned or saved).
+    K stratified folds and every method runs on each. Every method gets the same
+    training budget rule (``train``: early stopping, epoch cap, time budget).
+
+    With ``tune=N`` each method's learning rate, width, dropout and weight decay
+    are first searched for N trials on the validation split of the first fold
+    (``fusion_core.tuning``); the best setting is then trained on every seed and
+    fold. The studies are kept in the store's folder when a ``store`` is given.
+
+    A method that cannot be built for the data is skipped, and one that fails
+    while training is reported; both land in ``Comparison.problems`` (and
+    ``on_problem``) while the others run. ``on_run(result, index, total)`` is
+    called as each run finishes; ``should_stop()`` cancels the rest of the queue
+    (a run cut short is not returned or saved).
     """
     from fusion_core.data import kfold_splits, load_dataset
     from fusion_core.modalities import prepare
@@ -251,6 +404,8 @@ def compare(
         raise ConfigError(f"seeds must be at least 1, got {seeds}")
     if folds is not None and folds < 2:
         raise ConfigError(f"folds must be at least 2, got {folds}")
+    if tune < 0:
+        raise ConfigError(f"the number of tuning trials must be 0 (no tuning) or more, got {tune}")
 
     dataset = load_dataset(data_config.source)
     method_names = resolve_methods(methods, list(dataset.modalities), baselines=baselines)
@@ -266,41 +421,66 @@ def compare(
             )
         )
 
-    results: list[RunResult] = []
+    comparison = Comparison(budget=budget_rule(train))
+    templates = {
+        method: method_config(method, data_config, train, model_template, train.seed)
+        for method in method_names
+    }
+    skipped: set[str] = set()  # a method that cannot be built on one fold cannot on any
+
+    def report(problem: RunProblem) -> None:
+        comparison.problems.append(problem)
+        if problem.status == "skipped":
+            skipped.add(problem.method)
+        if on_problem is not None:
+            on_problem(problem)
+
     total = len(fold_splits) * len(method_names) * seeds
     for fold_index, splits in enumerate(fold_splits):
         prepared = prepare(dataset, data_config, splits=splits)  # once per fold, shared by every method
+        if tune and fold_index == 0:
+            from fusion_core.tuning import tune_methods
+
+            tuned, studies = tune_methods(
+                {m: t for m, t in templates.items() if not is_baseline_method(m)},  # classical: as they are
+                prepared,
+                trials=tune,
+                store_root=None if store is None else store.root,
+                on_trial=on_trial,
+                should_stop=should_stop,
+            )
+            templates.update(tuned)
+            comparison.studies.extend(studies)
         for method in method_names:
             for seed in range(train.seed, train.seed + seeds):
+                if method in skipped:
+                    break
                 if should_stop is not None and should_stop():
-                    return results
-                config = ExperimentConfig(
-                    data=data_config,
-                    model=replace(
-                        model_template,
-                        fusion=method,  # the template's fusion options belong to its own method only
-                        fusion_options=model_template.fusion_options
-                        if method == model_template.fusion
-                        else {},
-                    ),
-                    train=replace(train, seed=seed),
-                )
-                result = run_experiment(
+                    return comparison
+                config = replace(templates[method], train=replace(templates[method].train, seed=seed))
+                fold = None if folds is None else fold_index
+                tuned = tune and not is_baseline_method(method)
+                label = default_label(method, seed, fold) + (" · tuned" if tuned else "")
+                outcome = run_one(
                     config,
-                    prepared=prepared,
+                    prepared,
+                    fold=fold,
+                    label=label,
                     on_epoch=on_epoch,
                     should_stop=should_stop,
-                    fold=None if folds is None else fold_index,
                     dataset=dataset,
                 )
-                if result.stopped == "cancelled":
-                    return results
+                if isinstance(outcome, RunProblem):
+                    report(outcome)
+                    continue
+                if outcome.stopped == "cancelled":
+                    return comparison
                 if store is not None:
-                    store.save(result)
-                results.append(result)
+                    store.save(outcome)
+                comparison.runs.append(outcome)
                 if on_run is not None:
-                    on_run(result, len(results), total)
-    return results
+                    on_run(outcome, len(comparison.runs), total)
+    return comparison
 
 
 def resolve_methods(
@@ -331,17 +511,27 @@ def resolve_methods(
     return list(dict.fromkeys([*methods, *extra]))
 
 
-def summarize(results: Sequence[RunResult]) -> list[dict[str, Any]]:
-    """One row per method: mean and spread of macro-F1 over its runs, cost, and gain over unimodal.
+def summarize(
+    results: Sequence[RunResult], *, statistics: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """One row per method: mean and spread of macro-F1 over its runs, cost, gain over unimodal,
+    and paired differences with 95 % intervals.
 
     ``macro_f1_std`` is the sample standard deviation over seeds and folds (0 for a
     single run). ``gain_over_best_unimodal`` is the method's mean macro-F1 minus the
     best ``only:<modality>`` baseline's; positive means fusing helped. It is None
-    when no baseline was run.
+    when no baseline was run. ``vs_best_unimodal`` and ``vs_best`` are the paired
+    differences to the best single-modality baseline and to the best method
+    (``fusion_core.stats``: mean, low, high, excludes_zero), None for the reference itself.
     """
     by_method: dict[str, list[RunResult]] = {}
     for result in results:
         by_method.setdefault(result.method, []).append(result)
+    if statistics is None:
+        statistics = comparison_statistics(results)
+
+    def as_dict(difference: PairedDifference | None) -> dict[str, Any] | None:
+        return None if difference is None else difference.to_dict()
 
     rows = []
     for method, runs in by_method.items():
@@ -355,7 +545,11 @@ def summarize(results: Sequence[RunResult]) -> list[dict[str, Any]]:
                 "accuracy_mean": float(np.mean([r.metrics["accuracy"] for r in runs])),
                 "params": int(runs[0].params),
                 "train_seconds_mean": float(np.mean([r.train_seconds for r in runs])),
+                "epochs_mean": float(np.mean([r.epochs_run for r in runs])),
+                "stopped": sorted({r.stopped for r in runs}),
                 "run_ids": [r.run_id for r in runs if r.run_id is not None],
+                "vs_best_unimodal": as_dict(statistics[method]["vs_best_unimodal"]),
+                "vs_best": as_dict(statistics[method]["vs_best"]),
             }
         )
     baselines = [row["macro_f1_mean"] for row in rows if row["method"].startswith(BASELINE_PREFIX)]

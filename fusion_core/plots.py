@@ -314,53 +314,89 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=1)) if array.size > 1 else 0.0
 
 
+SCORES_TITLE = "Macro-F1 by method (mean ± standard deviation over seeds)"
+
+
+def score_groups(
+    rows: Sequence[Mapping[str, Any]], metric: str = "macro_f1"
+) -> dict[str, tuple[str, list[float]]]:
+    """Bar name → (method, scores): one bar per method, its runs pooled over seeds or folds.
+
+    Runs of a method pool only when each has its own seed (and fold); two runs with the
+    same method and seed differ in something else (epochs, options), so each keeps a bar
+    of its own, named by its label.
+    """
+    by_method: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row.get(metric) is not None:
+            by_method[str(row["method"])].append(row)
+    groups: dict[str, tuple[str, list[float]]] = {}
+    for method, runs in by_method.items():
+        keys = [(row.get("seed"), row.get("fold")) for row in runs if row.get("seed") is not None]
+        if len(keys) == len(set(keys)):
+            groups[method] = (method, [float(row[metric]) for row in runs])
+            continue
+        for row in runs:
+            name = str(row.get("label") or method)
+            unique, count = name, 2
+            while unique in groups:
+                unique, count = f"{name} ({count})", count + 1
+            groups[unique] = (method, [float(row[metric])])
+    return groups
+
+
 def method_scores_figure(
     rows: Sequence[Mapping[str, Any]],
     *,
     metric: str = "macro_f1",
-    title: str | None = "Macro-F1 by method (mean ± standard deviation over seeds)",
+    title: str | None = SCORES_TITLE,
 ) -> go.Figure:
     """Bars of the mean score per method with error bars over its runs (seeds or folds).
 
-    ``rows`` has one dict per run with at least ``method`` and ``metric``.
-    Neural methods come first, in one trace: unimodal baselines (``only:…``)
-    grey, fusion methods blue. Classical ``sk:`` baselines follow in their own
-    trace, colour and legend group, with a dashed line at the best of them, so
-    the eye sees at once whether deep fusion beats a strong simple model. Bars
-    are sorted from best to worst within each group.
+    ``rows`` has one dict per run with at least ``method`` and ``metric`` (and ``seed``,
+    ``fold``, ``label`` where known: see ``score_groups``). Neural methods come first,
+    in one trace: unimodal baselines (``only:…``) grey, fusion methods blue. Classical
+    ``sk:`` baselines follow in their own trace, colour and legend group, with a dashed
+    line at the best of them, so the eye sees at once whether deep fusion beats a strong
+    simple model. Bars are sorted from best to worst within each group. The default
+    title speaks of seeds only when some bar pools several runs.
     """
-    grouped = _group(rows, "method", metric)
-    stats = sorted(((m, *_mean_std(v), len(v)) for m, v in grouped.items()), key=lambda s: -s[1])
+    groups = score_groups(rows, metric)
+    stats = sorted(
+        ((name, method, *_mean_std(values), len(values)) for name, (method, values) in groups.items()),
+        key=lambda s: -s[2],
+    )
+    if title == SCORES_TITLE and all(s[4] == 1 for s in stats):
+        title = f"{METRIC_TITLES.get(metric, metric)} by run"
     fig = go.Figure()
     for group, members in (
-        (NEURAL_GROUP, [s for s in stats if not is_classical(s[0])]),
-        (SK_GROUP, [s for s in stats if is_classical(s[0])]),
+        (NEURAL_GROUP, [s for s in stats if not is_classical(s[1])]),
+        (SK_GROUP, [s for s in stats if is_classical(s[1])]),
     ):
         if not members:
             continue
-        methods = [s[0] for s in members]
         fig.add_trace(
             go.Bar(
-                x=methods,
-                y=[s[1] for s in members],
+                x=[s[0] for s in members],
+                y=[s[2] for s in members],
                 name=group,
                 legendgroup=group,
-                error_y={"type": "data", "array": [s[2] for s in members], "visible": True},
-                marker_color=[_method_color(m) for m in methods],
-                customdata=[[s[2], s[3]] for s in members],
+                error_y={"type": "data", "array": [s[3] for s in members], "visible": True},
+                marker_color=[_method_color(s[1]) for s in members],
+                customdata=[[s[3], s[4]] for s in members],
                 hovertemplate="%{x}<br>mean %{y:.3f} ± %{customdata[0]:.3f}<br>%{customdata[1]} runs<extra></extra>",
-                text=[f"{s[1]:.3f}" for s in members],
+                text=[f"{s[2]:.3f}" for s in members],
                 textposition="outside",
             )
         )
-    classical = [s for s in stats if is_classical(s[0])]
+    classical = [s for s in stats if is_classical(s[1])]
     if classical and len(classical) < len(stats):
         best = classical[0]
         fig.add_hline(
-            y=best[1],
+            y=best[2],
             line_dash="dash",
             line_color=SK_COLOR,
-            annotation_text=f"best sk: baseline ({best[0]}, {best[1]:.3f})",
+            annotation_text=f"best sk: baseline ({best[0]}, {best[2]:.3f})",
             annotation_position="top left",
         )
     fig.update_xaxes(type="category", title_text="method")
@@ -372,6 +408,7 @@ def gain_over_baseline_figure(
     rows: Sequence[Mapping[str, Any]],
     *,
     metric: str = "macro_f1",
+    intervals: Mapping[str, tuple[float, float]] | None = None,
     title: str | None = "Gain over the best single modality",
 ) -> go.Figure:
     """How much each method's mean score beats (or trails) the best unimodal neural baseline.
@@ -379,7 +416,9 @@ def gain_over_baseline_figure(
     The baseline is the ``only:<modality>`` method with the highest mean. Without any
     baseline among the rows the figure holds no bars and says so in its title.
     Neural fusion methods are green (gain) or red (loss); classical ``sk:`` rows
-    follow in their own trace and colour.
+    follow in their own trace and colour. ``intervals`` (``{method: (low, high)}``,
+    the 95 % interval of the paired difference, see ``fusion_core.stats``) draws error
+    bars; a bar whose interval includes zero is drawn pale: its gain is within noise.
     """
     grouped = _group(rows, "method", metric)
     means = {m: _mean_std(v)[0] for m, v in grouped.items()}
@@ -389,12 +428,22 @@ def gain_over_baseline_figure(
         return _layout(fig, "Gain over the best single modality: train an only:<modality> baseline to see it")
     best_name, best = max(baselines.items(), key=lambda kv: kv[1])
     gains = sorted(((m, v - best) for m, v in means.items() if not is_baseline(m)), key=lambda kv: -kv[1])
+    intervals = intervals or {}
     for group, members in (
         (NEURAL_GROUP, [g for g in gains if not is_classical(g[0])]),
         (SK_GROUP, [g for g in gains if is_classical(g[0])]),
     ):
         if not members:
             continue
+        error = None
+        if any(m in intervals for m, _ in members):
+            error = {
+                "type": "data",
+                "symmetric": False,
+                "array": [intervals[m][1] - g if m in intervals else 0 for m, g in members],
+                "arrayminus": [g - intervals[m][0] if m in intervals else 0 for m, g in members],
+                "color": BASELINE_COLOR,
+            }
         fig.add_trace(
             go.Bar(
                 x=[m for m, _ in members],
@@ -404,6 +453,11 @@ def gain_over_baseline_figure(
                 marker_color=[
                     SK_COLOR if group == SK_GROUP else "#2ca02c" if g >= 0 else "#d62728" for _, g in members
                 ],
+                marker_opacity=[
+                    0.35 if m in intervals and intervals[m][0] <= 0 <= intervals[m][1] else 1.0
+                    for m, _ in members
+                ],
+                error_y=error,
                 text=[f"{g:+.3f}" for _, g in members],
                 textposition="outside",
                 hovertemplate="%{x}<br>%{y:+.3f} over " + best_name + "<extra></extra>",
@@ -413,6 +467,44 @@ def gain_over_baseline_figure(
     fig.update_xaxes(type="category", title_text="method")
     fig.update_yaxes(title_text=f"{METRIC_TITLES.get(metric, metric)} minus {best_name} ({best:.3f})")
     return _layout(fig, title, showlegend=any(is_classical(m) for m, _ in gains))
+
+
+def tuning_history_figure(
+    studies: Sequence[Any], *, title: str | None = "Tuning: best validation macro-F1 so far"
+) -> go.Figure:
+    """Best-so-far validation macro-F1 against trial number, one line per method's study.
+
+    ``studies`` are ``fusion_core.tuning.StudySummary`` objects (or their ``to_dict()``);
+    each trial's own score is drawn as a faint dot.
+    """
+    fig = go.Figure()
+    palette = _palette(len(studies))
+    for study, color in zip(studies, palette, strict=True):
+        method = str(_field(study, "method"))
+        values = list(_field(study, "values", None) or _field(study, "val_macro_f1_by_trial", []))
+        best, running = None, []
+        for value in values:
+            if value is not None:
+                best = value if best is None else max(best, value)
+            running.append(best)
+        trials = list(range(1, len(values) + 1))
+        fig.add_trace(
+            go.Scatter(x=trials, y=running, name=method, mode="lines", line={"color": color, "shape": "hv"})
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=trials,
+                y=values,
+                name=f"{method} · each trial",
+                mode="markers",
+                marker={"color": color, "opacity": 0.4, "size": 6},
+                showlegend=False,
+            )
+        )
+    longest = max((len(trace.x) for trace in fig.data), default=0)
+    fig.update_xaxes(title_text="trial", dtick=1 if longest <= 20 else None)
+    fig.update_yaxes(title_text="validation macro-F1")
+    return _layout(fig, title)
 
 
 def efficiency_figure(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from fusion_core import plots
+from fusion_core.stats import comparison_statistics, noise_verdict, statistics_rows
+from fusion_core.tuning import list_studies
 from ui import state
 from ui.routing import use_app_navigation
 from ui.widgets import forget_runs, guarded, load_run, run_rows, run_store
@@ -55,13 +57,45 @@ if any(plots.is_classical(row["method"]) for row in picked):
         "fitted on the same training split. The dashed line marks the best of them: a neural method "
         "below it does not beat a strong simple model."
     )
+runs = [loaded[row["run_id"]] for row in picked if loaded[row["run_id"]] is not None]
+statistics = comparison_statistics(runs)
+intervals = {
+    method: (found["vs_best_unimodal"].low, found["vs_best_unimodal"].high)
+    for method, found in statistics.items()
+    if found["vs_best_unimodal"] is not None
+}
 st.plotly_chart(plots.method_scores_figure(picked), width="stretch", key="compare_scores")
-st.plotly_chart(plots.gain_over_baseline_figure(picked), width="stretch", key="compare_gain")
+st.plotly_chart(
+    plots.gain_over_baseline_figure(picked, intervals=intervals), width="stretch", key="compare_gain"
+)
+if statistics:
+    st.subheader("Differences beyond noise?")
+    st.info(noise_verdict(statistics), icon=":material/balance:")
+    st.dataframe(
+        statistics_rows(statistics),
+        hide_index=True,
+        width="stretch",
+        key="compare_statistics",
+        column_config={
+            "vs_best_unimodal": st.column_config.TextColumn(
+                "vs best single modality [95 % interval]",
+                help="Mean paired difference in macro-F1 over the runs that share a seed and split, with "
+                "a 95 % paired-bootstrap interval (seeds and test rows resampled). * : the interval "
+                "excludes zero, a difference beyond noise.",
+            ),
+            "vs_best": st.column_config.TextColumn(
+                "vs best method [95 % interval]",
+                help="The same against the method with the best mean macro-F1.",
+            ),
+            "pairs": st.column_config.NumberColumn(
+                "pairs", help="Runs paired by seed and split; more pairs give narrower intervals."
+            ),
+        },
+    )
 left, right = st.columns(2)
 left.plotly_chart(plots.efficiency_figure(picked, x="params"), width="stretch", key="compare_params")
 right.plotly_chart(plots.efficiency_figure(picked, x="train_seconds"), width="stretch", key="compare_time")
 
-runs = [loaded[row["run_id"]] for row in picked if loaded[row["run_id"]] is not None]
 if runs:
     scores = plots.mean_per_class_f1([(run.method, run.metrics["per_class"]) for run in runs])
     st.plotly_chart(
@@ -99,9 +133,40 @@ st.dataframe(
         "accuracy": st.column_config.NumberColumn("accuracy", format="%.3f"),
         "train_seconds": st.column_config.NumberColumn("seconds", format="%.1f"),
         "epochs_run": st.column_config.NumberColumn("epochs"),
-        "stopped": st.column_config.TextColumn("ended by", help="completed, early_stopping or cancelled"),
+        "stopped": st.column_config.TextColumn(
+            "ended by",
+            help="completed: reached the epoch cap; early_stopping: validation macro-F1 stopped "
+            "improving; time_budget: the time budget ran out; cancelled: stopped by hand",
+        ),
     },
 )
+
+studies = guarded(lambda: list_studies(store.root, dataset=dataset_name)) or []
+if studies:
+    st.subheader("Tuning")
+    sessions = list(dict.fromkeys(study.session for study in studies))
+    session = st.selectbox(
+        "Tuned comparison",
+        sessions,
+        key=f"compare_tuning_{dataset_name}",
+        help="Each tuned comparison searched every method's settings for the same number of trials.",
+    )
+    chosen_studies = [study for study in studies if study.session == session]
+    st.plotly_chart(plots.tuning_history_figure(chosen_studies), width="stretch", key="compare_tuning")
+    st.dataframe(
+        [
+            {
+                "method": study.method,
+                "trials": len(study.values),
+                "best validation macro-F1": study.best_value,
+                **study.best_params,
+            }
+            for study in chosen_studies
+        ],
+        hide_index=True,
+        width="stretch",
+        key="compare_tuning_table",
+    )
 
 st.subheader("Rename or delete")
 left, right = st.columns(2)

@@ -74,7 +74,17 @@ with upload:
     )
 upload_error = st.session_state.get(state.UPLOAD_ERROR)
 if upload_error:
+    # Only the error: the report below it would belong to the dataset from before, not to this upload.
     st.error(f"That upload could not be used: {upload_error}", icon=":material/error:")
+    if st.button(
+        "Dismiss",
+        key="data_upload_dismiss",
+        icon=":material/close:",
+        help="Hide this message and show the dataset the other pages still use.",
+    ):
+        st.session_state[state.UPLOAD_ERROR] = None
+        st.rerun()
+    st.stop()
 
 dataset = guarded(lambda: cache.load_current(choice, state.schema_edit()))
 if dataset is None:
@@ -84,15 +94,22 @@ st.header(f"Report: {dataset.name}")
 report_view(cache.report(choice, state.schema_edit(), dataset), key="data_report")
 
 st.header("Look at the data")
-with st.expander("The table: first rows of manifest.csv"):
-    st.dataframe(dataset.table.head(20), hide_index=True, width="stretch", key="data_manifest")
+# The table and each modality's preview are drawn only when opened: pictures, clips and charts of
+# every modality at once made this page slow to switch to.
+manifest = st.expander("The table: first rows of manifest.csv", key="data_manifest_open", on_change="rerun")
+with manifest:
+    if manifest.open:
+        st.dataframe(dataset.table.head(20), hide_index=True, width="stretch", key="data_manifest")
 preprocessing = state.model_choices().preprocessing
 tabs = st.tabs(
-    [f"{name} ({spec.type})" for name, spec in dataset.modalities.items()], key="data_preview_tabs"
+    [f"{name} ({spec.type})" for name, spec in dataset.modalities.items()],
+    key="data_preview_tabs",
+    on_change="rerun",
 )
 for tab, (name, spec) in zip(tabs, dataset.modalities.items(), strict=True):
     with tab:
-        preview_modality(dataset, spec, key=f"data_preview_{name}", audio_options=preprocessing.get(name))
+        if tab.open:
+            preview_modality(dataset, spec, key=f"data_preview_{name}", audio_options=preprocessing.get(name))
 
 st.header("Correct what was guessed")
 st.markdown(

@@ -23,6 +23,7 @@ use_app_navigation()
 
 RESULT_KEY = "lab_result"
 PRESET_KEY = "lab_preset"
+FROM_LINK_KEY = "lab_preset_from_link"
 LABELS = {
     "redundancy": "Redundancy",
     "uniqueness_a": "Uniqueness in A",
@@ -42,12 +43,27 @@ def _apply_preset(name: str) -> None:
 
 def _forget_preset() -> None:
     st.session_state[PRESET_KEY] = None
+    st.session_state[FROM_LINK_KEY] = False
 
 
+def _pick_preset(name: str) -> None:
+    _apply_preset(name)
+    st.session_state[FROM_LINK_KEY] = False
+
+
+# A "try it" link (from the Learn page) names a lesson in the URL: set it once, then let the sliders move.
+linked = st.query_params.get("preset")
+if linked is not None:
+    del st.query_params["preset"]
+    if linked in PRESETS:
+        _apply_preset(linked)
+        st.session_state[FROM_LINK_KEY] = True
 if f"lab_{COMPONENTS[0]}" not in st.session_state:
     _apply_preset("synergy")
 
 st.title("Interaction lab")
+if st.session_state.get(FROM_LINK_KEY):
+    st.page_link("pages/learn.py", label="Back to Learn", icon=":material/arrow_back:")
 st.markdown(
     "Whether fusion helps, and which fusion, depends on **how the label depends on the modalities**. "
     "Liang et al. (2023, *Quantifying & Modeling Multimodal Interactions*) split what two modalities tell "
@@ -73,7 +89,7 @@ for column, (name, preset) in zip(preset_columns, PRESETS.items(), strict=True):
     column.button(
         preset.title,
         key=f"lab_preset_{name}",
-        on_click=_apply_preset,
+        on_click=_pick_preset,
         args=(name,),
         type="primary" if st.session_state.get(PRESET_KEY) == name else "secondary",
         help=f"{preset.description} Expect: {preset.expected}.",
@@ -81,7 +97,11 @@ for column, (name, preset) in zip(preset_columns, PRESETS.items(), strict=True):
     )
 chosen = st.session_state.get(PRESET_KEY)
 if chosen:
-    st.caption(f"**{PRESETS[chosen].title}**: {PRESETS[chosen].description}")
+    st.info(
+        f"**{PRESETS[chosen].title}**: {PRESETS[chosen].description} Expect: {PRESETS[chosen].expected}. "
+        "Press **Train and compare** below to see it.",
+        icon=":material/school:",
+    )
 
 st.subheader("Your mix")
 left, right = st.columns(2)

@@ -1,4 +1,4 @@
-"""Learn: the three families of fusion, every registered method with its diagram, and how to read the scores."""
+"""Learn: the three families of fusion in one screen, then every method and score in detail, on demand."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 
 import streamlit as st
 
-from fusion_core.analysis.diagrams import family_overview, method_diagram
-from fusion_core.analysis.glossary import FAMILIES, FAMILY_ORDER, GLOSSARY
+from fusion_core.analysis.diagrams import family_svg, method_diagram
+from fusion_core.analysis.glossary import BEGINNER_PATH, FAMILIES, FAMILY_ORDER, GLOSSARY
+from fusion_core.analysis.interactions import PRESETS
 from fusion_core.data.types import InputSpec
 from fusion_core.errors import FusionExplorerError
 from fusion_core.fusion import FUSIONS
@@ -18,6 +19,7 @@ from ui.widgets import show_error
 use_app_navigation()
 
 DIAGRAM_DATASET_KEY = "learn_dataset"
+# Within a family, simpler ideas first; methods not listed (a newly added one) follow in registry order.
 TEACHING_ORDER = (
     "concat",
     "sum",
@@ -30,7 +32,7 @@ TEACHING_ORDER = (
     "film",
     "crossattn",
 )
-"""Within a family, simpler ideas first; methods not listed (a newly added one) follow in registry order."""
+BASELINES_TAB = "Alone (the bar to clear)"
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -50,12 +52,13 @@ def _specs_text(specs: dict[str, InputSpec]) -> str:
 
 
 def _dataset_options() -> dict[str, state.DatasetChoice]:
-    """The app's current dataset first, then every sample dataset."""
+    """The app's current dataset first, then every sample dataset, by the label shown in the picker."""
     current = state.dataset_choice()
-    options = {current.digest: current}
+    options = {f"{current.label} (in use)": current}
     for info in cache.sample_infos():
         choice = state.sample_choice(info.name)
-        options.setdefault(choice.digest, choice)
+        if choice.digest != current.digest:
+            options.setdefault(choice.label, choice)
     return options
 
 
@@ -82,58 +85,16 @@ def _shapes_for(choice: state.DatasetChoice) -> tuple[dict[str, InputSpec], int,
     return specs, len(dataset.class_names), types
 
 
-st.title("Learn")
-st.markdown(
-    "A fusion method decides **where** in the network the modalities meet. The literature names three "
-    "families, from the raw data to the final decision (Baltrušaitis, Ahuja & Morency, 2019). Read them in "
-    "order: each one trades the interactions it can learn against robustness and cost. Below, every method "
-    "this app knows is explained and drawn as it would be built for a dataset of your choice, with the real "
-    "tensor shapes and parameter counts."
-)
-st.graphviz_chart(family_overview(), width="stretch")
-columns = st.columns(len(FAMILY_ORDER))
-for position, (column, family) in enumerate(zip(columns, FAMILY_ORDER, strict=True), start=1):
-    column.markdown(f"**{position}. {FAMILIES[family]['title']}**")
-    column.markdown(FAMILIES[family]["text"])
-
-st.header("Reading the scores")
-st.caption("Every page that shows results uses these measures, computed on the test split.")
-score_columns = st.columns(2)
-for index, entry in enumerate(GLOSSARY.values()):
-    with score_columns[index % 2].expander(f"{entry.term[:1].upper()}{entry.term[1:]}: {entry.short}"):
-        st.markdown(entry.text)
-
-st.header("The methods")
-options = _dataset_options()
-picked = st.selectbox(
-    "Draw the diagrams for this dataset",
-    list(options),
-    format_func=lambda digest: (
-        options[digest].label + (" (in use)" if digest == state.dataset_choice().digest else "")
-    ),
-    key=DIAGRAM_DATASET_KEY,
-    help="Each diagram is the real model built for this dataset's inputs: the shapes and parameter counts "
-    "change with the data. Picking a dataset here does not change the one the other pages use.",
-)
-shapes = _shapes_for(options[picked])
-if shapes is not None:
-    specs, num_classes, types = shapes
-    st.caption(
-        "Inputs: "
-        + ", ".join(
-            f"**{name}** ({types.get(name, spec.form)}, {spec.form} {tuple(spec.shape)})"
-            for name, spec in specs.items()
-        )
-        + f" · {num_classes} classes · default encoder for each input, embedding size 64"
+def _method_section(name: str, cls: type, choice: state.DatasetChoice | None, shapes) -> None:
+    """One method, folded: its text and its diagram are only built when the reader opens it."""
+    shown_name = "only:<modality>" if cls.per_modality_baseline else name
+    section = st.expander(
+        f"{cls.title or name} · `{shown_name}`", key=f"learn_method_{name}", on_change="rerun"
     )
-
-
-def _method_section(name: str, cls: type) -> None:
-    with st.container(border=True, key=f"learn_method_{name}"):
-        shown_name = "only:<modality>" if cls.per_modality_baseline else name
-        st.markdown(f"#### {cls.title or name}")
-        family = FAMILIES.get(cls.level, {}).get("title", cls.level)
-        st.markdown(f"`{shown_name}` · {family.lower()}  \n**{cls.summary}**")
+    with section:
+        if not section.open:
+            return
+        st.markdown(f"**{cls.summary}**")
         text, picture = st.columns([1, 1])
         with text:
             if cls.how_it_works:
@@ -148,12 +109,13 @@ def _method_section(name: str, cls: type) -> None:
             if cls.reference:
                 st.caption(f"Reference: {cls.reference}")
         with picture:
-            if shapes is None:
+            if shapes is None or choice is None:
                 st.info("Pick a dataset that loads to see this method's diagram.")
                 return
+            specs, num_classes, types = shapes
             try:
                 dot = _diagram(
-                    picked, _specs_text(specs), num_classes, name, json.dumps(types, sort_keys=True)
+                    choice.digest, _specs_text(specs), num_classes, name, json.dumps(types, sort_keys=True)
                 )
             except FusionExplorerError as exc:
                 st.info(f"Not drawn for this dataset: {exc}")
@@ -161,31 +123,89 @@ def _method_section(name: str, cls: type) -> None:
             st.graphviz_chart(dot, width="content")
 
 
+st.title("Learn")
+st.markdown(
+    "Data often describe one thing in several ways at once, say a photo *and* a table. Each way is a "
+    "**modality**, and a fusion method decides **where** in the network the modalities meet. There are "
+    "three families:"
+)
+columns = st.columns(len(FAMILY_ORDER), border=True)
+for position, (column, family) in enumerate(zip(columns, FAMILY_ORDER, strict=True), start=1):
+    path = BEGINNER_PATH[family]
+    with column:
+        st.markdown(f"**{position}. {path['title']}** · :gray[{FAMILIES[family]['title'].lower()}]")
+        st.image(family_svg(family))
+        st.markdown(path["sentence"])
+        st.page_link(
+            "pages/lab.py",
+            label=path["try"],
+            icon=":material/science:",
+            query_params={"preset": path["preset"]},
+            help=f"Opens the interaction lab on the '{PRESETS[path['preset']].title}' lesson: "
+            f"{PRESETS[path['preset']].expected}.",
+        )
+st.caption(
+    "The lab trains a few small models on synthetic data in seconds, so you can see each family win or "
+    "lose. The names come from Baltrušaitis, Ahuja & Morency (2019)."
+)
+
+st.header("Go deeper")
+st.markdown(
+    "Every method the app knows, with the tensor shapes it would really have on a dataset of your choice, "
+    "and what each score on the results pages means. Open what you want to read."
+)
+with st.expander("Reading the scores", key="learn_scores", icon=":material/rule:"):
+    score_columns = st.columns(2)
+    for index, entry in enumerate(GLOSSARY.values()):
+        with score_columns[index % 2]:
+            st.markdown(f"**{entry.term[:1].upper()}{entry.term[1:]}**: {entry.short}  \n{entry.text}")
+
+options = _dataset_options()
+picked = st.selectbox(
+    "Draw the diagrams for this dataset",
+    list(options),
+    key=DIAGRAM_DATASET_KEY,
+    help="Each diagram is the real model built for this dataset's inputs: the shapes and parameter counts "
+    "change with the data. Picking a dataset here does not change the one the other pages use.",
+)
+choice = options.get(picked)
 baselines = [(n, c) for n, c in FUSIONS.items() if c.per_modality_baseline]
 methods = [(n, c) for n, c in FUSIONS.items() if not c.per_modality_baseline]
-if baselines:
-    st.subheader("The bar to clear: one modality alone", divider="gray")
-    st.markdown(
-        "Before fusing, train on each modality alone. A fusion method is only worth its cost if it beats "
-        "the best of these baselines."
-    )
-    for name, cls in baselines:
-        _method_section(name, cls)
+groups: dict[str, list[tuple[str, type]]] = {BASELINES_TAB: baselines} if baselines else {}
 for position, family in enumerate(FAMILY_ORDER, start=1):
     members = [(n, c) for n, c in methods if c.level == family]
     members.sort(
         key=lambda item: TEACHING_ORDER.index(item[0]) if item[0] in TEACHING_ORDER else len(TEACHING_ORDER)
     )
-    if not members:
-        continue
-    st.subheader(f"{position}. {FAMILIES[family]['title']}", divider="gray")
-    st.markdown(FAMILIES[family]["text"])
-    for name, cls in members:
-        _method_section(name, cls)
+    if members:
+        groups[f"{position}. {FAMILIES[family]['title']}"] = members
 others = [(n, c) for n, c in methods if c.level not in FAMILY_ORDER]
-for name, cls in others:
-    _method_section(name, cls)
+if others:
+    groups["Other"] = others
 
-st.page_link(
-    "pages/lab.py", label="Try the interaction lab: when does fusion help?", icon=":material/science:"
-)
+tabs = st.tabs(list(groups), key="learn_family_tabs", on_change="rerun")
+for tab, (group, members) in zip(tabs, groups.items(), strict=True):
+    with tab:
+        if not tab.open:
+            continue
+        if group == BASELINES_TAB:
+            st.markdown(
+                "Before fusing, train on each modality alone. A fusion method is only worth its cost if it "
+                "beats the best of these baselines."
+            )
+        else:
+            family = members[0][1].level
+            st.markdown(FAMILIES.get(family, {}).get("text", ""))
+        shapes = _shapes_for(choice) if choice is not None else None
+        if shapes is not None:
+            specs, num_classes, types = shapes
+            st.caption(
+                "Diagrams drawn for: "
+                + ", ".join(
+                    f"**{name}** ({types.get(name, spec.form)}, {spec.form} {tuple(spec.shape)})"
+                    for name, spec in specs.items()
+                )
+                + f" · {num_classes} classes · default encoder for each input, embedding size 64"
+            )
+        for name, cls in members:
+            _method_section(name, cls, choice, shapes)

@@ -32,9 +32,7 @@ prefix = f"model:{choice.digest[:16]}:{dataset.content_hash[:8]}"
 
 st.header("Fusion method")
 methods = available_methods(list(dataset.modalities))
-current = (
-    saved.model.fusion if saved.model.fusion in methods else ("concat" if "concat" in methods else methods[0])
-)
+current = saved.model.fusion if saved.model.fusion in methods else state.default_fusion(methods)
 
 
 def describe(name: str) -> str:
@@ -139,5 +137,13 @@ if summary is not None:
         border=True,
         width="content",
     )
-    st.graphviz_chart(diagram, width="content")
+    drawing = st.expander(
+        "The model drawn layer by layer, with its real shapes",
+        key="model_diagram_open",
+        icon=":material/account_tree:",
+        on_change="rerun",
+    )
+    with drawing:
+        if drawing.open:  # drawn on demand: the diagram renderer made this page slow to switch to
+            st.graphviz_chart(diagram, width="content")
 st.page_link("pages/train.py", label="Train this model", icon=":material/model_training:")

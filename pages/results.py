@@ -8,7 +8,7 @@ from fusion_core import plots
 from ui import cache, state
 from ui.insight import render_insight_panel
 from ui.routing import use_app_navigation
-from ui.widgets import cli_command, guarded, metric_cards, pick_run, repeat_command, run_store
+from ui.widgets import cli_command, guarded, metric_cards, pick_run, repeat_command, run_store, stop_text
 
 use_app_navigation()
 
@@ -41,8 +41,9 @@ if run is None:
     st.stop()
 
 st.caption(
-    f"{run.method} on {run.dataset_name} · seed {run.seed} · {run.epochs_run} epochs ({run.stopped}) · "
-    f"{run.params:,} parameters · {run.train_seconds:.1f} s on {run.device} · run id `{run.run_id}`"
+    f"{run.method} on {run.dataset_name} · seed {run.seed} · {run.epochs_run} epochs · "
+    f"{run.params:,} parameters · {run.train_seconds:.1f} s on {run.device} · run id `{run.run_id}`  \n"
+    f"{stop_text(run)}"
 )
 metric_cards(run.metrics, key="results_metrics")
 

@@ -7,11 +7,12 @@ import streamlit as st
 from fusion_core.config import TrainConfig
 from fusion_core.errors import FusionExplorerError
 from fusion_core.fusion import available_methods
+from fusion_core.training import budget_rule
 from ui import cache, state
 from ui.forms import train_settings
 from ui.jobs import start_comparison, start_single_run
 from ui.routing import use_app_navigation
-from ui.widgets import current_dataset, job_monitor, show_error
+from ui.widgets import current_dataset, job_monitor, result_links, show_error
 
 use_app_navigation()
 
@@ -21,7 +22,8 @@ if dataset is None:
     st.stop()
 running = state.job_running()
 saved = state.train_choices()
-model = state.model_choices().model
+methods = available_methods(list(dataset.modalities))
+model = state.model_for(methods)
 st.markdown(f"Dataset **{dataset.name}** · fusion method **{model.fusion}** (change it on the Model page).")
 
 with st.container(border=True, key="train_settings"):
@@ -33,8 +35,8 @@ try:
 except FusionExplorerError as exc:
     show_error(exc)
     st.stop()
+st.caption(f"Budget rule, the same for every method: {budget_rule(train)}")
 
-methods = available_methods(list(dataset.modalities))
 baselines = [m for m in methods if m.startswith("only:")]
 default_queue = [m for m in saved.compare_methods if m in methods] or list(
     dict.fromkeys([*baselines, model.fusion, "late" if "late" in methods else model.fusion])
@@ -49,6 +51,28 @@ queue = st.multiselect(
     help="'Train and compare' trains each of these (× seeds) on the same split, one after another. "
     "Keep the only:<modality> baselines in: they show whether fusing helped at all.",
 )
+tuning = st.container(horizontal=True, vertical_alignment="bottom", key="train_tuning")
+tune_on = tuning.toggle(
+    "Tune each method first",
+    key="train_tune",
+    disabled=running,
+    persist_state="session",
+    help="Before comparing, search each method's learning rate, width, dropout and weight decay with "
+    "Optuna on the validation split (the same number of trials for every method), then train the best "
+    "setting of each on every seed. Fairer, and slower: each trial is a full training run.",
+)
+trials = tuning.number_input(
+    "Trials per method",
+    min_value=1,
+    max_value=200,
+    value=10,
+    step=1,
+    key="train_tune_trials",
+    disabled=running or not tune_on,
+    persist_state="session",
+    help="How many settings Optuna tries for each method.",
+)
+tune = int(trials) if tune_on else 0
 state.set_train_choices(state.TrainChoices(train=train, seeds=list(range(int(seeds))), compare_methods=queue))
 
 buttons = st.container(horizontal=True, key="train_buttons")
@@ -80,8 +104,10 @@ if single or several:
                 seeds=int(seeds),
                 train=train,
                 model_template=config.model,
+                tune=tune,
                 store_root=state.runs_root(),
-                title=f"{len(queue)} methods × {int(seeds)} seed{'s' if seeds > 1 else ''}",
+                title=f"{len(queue)} methods × {int(seeds)} seed{'s' if seeds > 1 else ''}"
+                + (f", tuned for {tune} trials" if tune else ""),
             )
     except FusionExplorerError as exc:
         show_error(exc)
@@ -89,12 +115,6 @@ if single or several:
         state.set_current_job(job)
         st.rerun()
 
-job = state.current_job()
-if job is not None:
+if state.current_job() is not None:
     st.header("Progress")
-    job_monitor(key="train_monitor")
-    if not job.running and job.run_ids:
-        state.set_selected_run(job.run_ids[-1])
-        links = st.container(horizontal=True, key="train_links")
-        links.page_link("pages/results.py", label="Open the results", icon=":material/insights:")
-        links.page_link("pages/compare.py", label="Compare runs", icon=":material/leaderboard:")
+    job_monitor(key="train_monitor", when_done=result_links)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import sys
@@ -17,6 +18,16 @@ if str(ROOT) not in sys.path:  # the app's ``ui`` package lives next to app.py, 
     sys.path.insert(0, str(ROOT))
 PAGES = ("home", "data", "model", "train", "results", "compare", "predict")
 TIMEOUT = 60
+
+
+def navigation_pages() -> list[tuple[str, str]]:
+    """(page file, sidebar title) of every page in app.py's navigation, in sidebar order (its ``PAGES``)."""
+    tree = ast.parse(APP.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGES" for t in node.targets):
+            table = ast.literal_eval(node.value)
+            return [(path, title) for section in table.values() for path, title, _icon in section]
+    raise AssertionError("app.py has no PAGES table")
 
 
 def new_app() -> AppTest:

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from fusion_core.analysis.glossary import BEGINNER_PATH, FAMILY_ORDER
+from fusion_core.analysis.interactions import PRESETS
 from fusion_core.fusion import FUSIONS
 from fusion_core.samples import list_samples
 from fusion_core.samples.base import write_png
@@ -24,23 +26,59 @@ def _open(page: str) -> AppTest:
     return at
 
 
-@pytest.mark.parametrize("sample", [info.name for info in list_samples()])
-def test_learn_page_explains_and_draws_every_method(sample):
+def test_learn_opens_with_the_three_families_and_a_lab_lesson_for_each():
     at = _open("pages/learn.py")
-    at.selectbox(key="learn_dataset").set_value(f"sample:{sample}").run()
+    links = [link for link in at.get("page_link") if link.proto.page == "lab"]
+    assert len(links) == len(FAMILY_ORDER)
+    presets = [link.proto.query_string for link in links]
+    assert presets == [f"preset={BEGINNER_PATH[family]['preset']}" for family in FAMILY_ORDER]
+    assert all(BEGINNER_PATH[family]["preset"] in PRESETS for family in FAMILY_ORDER)
+    # One small picture per family; nothing per method is built until a reader opens it.
+    pictures = [element.proto.imgs[0].url for element in at.image]
+    assert len(pictures) == len(FAMILY_ORDER) and not at.get("graphviz_chart")
+    assert not [m for m in at.markdown if m.value.startswith("**How it works.**")]
+
+
+def test_a_try_it_link_opens_the_lab_on_its_lesson():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.query_params["preset"] = "complementary"
+    at.switch_page("pages/lab.py").run()
     assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    headings = [m.value for m in at.markdown if m.value.startswith("#### ")]
+    assert at.session_state["lab_preset"] == "complementary"
+    assert at.slider(key="lab_uniqueness_a").value == 1.0 and at.slider(key="lab_synergy").value == 0.0
+    assert "preset" not in at.query_params  # set once: the sliders stay free to move
+    assert [link.proto.label for link in at.get("page_link")] == ["Back to Learn"]  # the way back
+    at.slider(key="lab_synergy").set_value(0.5).run()
+    assert at.session_state["lab_preset"] is None
+
+
+@pytest.mark.parametrize("sample", [info.name for info in list_samples()])
+def test_learn_page_explains_and_draws_every_method_when_opened(sample):
+    at = _open("pages/learn.py")
+    picker = at.selectbox(key="learn_dataset")
+    picker.set_value(next(option for option in picker.options if option.split(" (")[0] == sample)).run()
+    for name in FUSIONS:
+        at.session_state[f"learn_method_{name}"] = True
+    tabs = [tab.label for tab in at.tabs]
+    titles, drawn = [], 0
+    for label in tabs:
+        at.session_state["learn_family_tabs"] = label
+        at.run()
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        titles += [
+            e.label for e in at.expander if e.label.startswith(tuple(c.title for _, c in FUSIONS.items()))
+        ]
+        drawn += len(at.get("graphviz_chart"))
+        assert not [i.value for i in at.info if "Not drawn" in i.value], label
     for name, cls in FUSIONS.items():
-        assert f"#### {cls.title}" in headings, f"no section for {name}"
-    not_drawn = [i.value for i in at.info if "Not drawn" in i.value]
-    assert not not_drawn
-    charts = at.get("graphviz_chart")
-    assert len(charts) == len(FUSIONS) + 1  # one per method, plus the overview of the three families
-    assert all(chart.proto.spec.startswith("digraph") for chart in charts)
-    expanders = [e.label for e in at.expander]
+        assert any(title.startswith(f"{cls.title} ") for title in titles), f"no section for {name}"
+    assert drawn == len(FUSIONS)  # every method drawn once, in its own family's tab
+    at.session_state["learn_scores"] = True
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
     for term in ("Precision", "Recall", "Macro-F1", "Confusion matrix"):
-        assert any(label.startswith(term) for label in expanders)
+        assert f"**{term}**" in text
 
 
 @pytest.mark.slow

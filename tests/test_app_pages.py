@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import zipfile
@@ -10,13 +11,14 @@ import numpy as np
 import pytest
 from app_helpers import PAGES, array, metric_value, new_app, open_page, plotly_spec, problems
 from bundle_factory import write_bundle, write_paired_files, zip_folder
+from PIL import Image
 
 from fusion_core.errors import TrainingError
 from fusion_core.runs import RunStore
 from fusion_core.samples import DEFAULT_SAMPLE, list_samples
-from ui import state
+from ui import cache, state
 from ui.jobs import BUSY_MESSAGE, Job, start_job
-from ui.widgets import edit_from_table, schema_table
+from ui.widgets import edit_from_table, schema_table, stop_text
 
 SAMPLES = [info.name for info in list_samples()]
 
@@ -103,8 +105,37 @@ def test_malformed_upload_shows_an_error_not_a_traceback(app_env, tmp_path):
     assert [e.value for e in at.exception] == []
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "manifest.csv" in errors[0]
-    # The previous (default) dataset is still the one in use.
+    # The previous (default) dataset is still the one in use, but its report does not stand under the
+    # error as if it were the upload's; dismissing the error brings it back.
     assert at.session_state[state.DATASET] == state.default_dataset()
+    assert not at.metric and not [h for h in at.header if h.value.startswith("Report")]
+    at.button(key="data_upload_dismiss").click().run()
+    assert problems(at) == []
+    assert metric_value(at, "Samples") and [h for h in at.header if h.value.startswith("Report")]
+
+
+def test_the_preview_shows_a_few_samples_of_every_class(app_env, tmp_path):
+    classes = ("ant", "bee", "cow", "doe", "elk")
+    bundle = write_bundle(tmp_path, n=40, modalities=("tabular", "image", "text"), classes=classes)
+    at = new_app()
+    at.session_state[state.DATASET] = state.DatasetChoice("upload", "five", str(bundle), "test-preview")
+    open_page(at, "data")
+    assert problems(at) == []
+    at.session_state["data_preview_tabs"] = "image (image)"
+    at.run()
+    captions = [t.value for t in at.text if t.value.startswith("class ")]
+    assert captions == [f"class {name}" for name in classes]  # one row of images per class, in class order
+    assert len(at.image) == len(classes)  # one strip of four thumbnails per class
+    strip = Image.open(
+        io.BytesIO(
+            cache.thumbnail_strip(tuple(str(p) for p in sorted((bundle / "images").glob("*.png"))[:4]))
+        )
+    )
+    assert strip.size == (4 * cache.THUMBNAIL_PX + 3 * 6, cache.THUMBNAIL_PX)
+    at.session_state["data_preview_tabs"] = "note (text)"
+    at.run()
+    tables = [d.value for d in at.dataframe if list(d.value.columns) == ["id", "note", "label"]]
+    assert sorted(tables[0]["label"]) == sorted(c for c in classes for _ in range(2))
 
 
 def test_schema_correction_round_trip(app_env, tmp_path):
@@ -260,3 +291,55 @@ def test_imbalance_remedies_are_gathered_on_the_train_page(app_env):
     assert problems(at) == []
     chosen = at.session_state[state.TRAIN].train
     assert (chosen.imbalance, chosen.modality_dropout, chosen.ogm_alpha) == ("blend", 0.2, 0.5)
+
+
+def test_a_tuned_comparison_runs_from_the_train_page_and_shows_its_study(app_env, tmp_path):
+    bundle = zip_folder(write_bundle(tmp_path, n=60, modalities=("tabular", "text"), name="notes"))
+    at = open_page(new_app(), "data")
+    at.file_uploader(key="data_upload").set_value(
+        [("notes.zip", bundle.read_bytes(), "application/zip")]
+    ).run()
+    assert problems(at) == []
+
+    open_page(at, "train")
+    assert any("Budget rule, the same for every method" in c.value for c in at.caption)
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.multiselect(key="train_compare_methods").set_value(["only:tabular", "concat"]).run()
+    at.toggle(key="train_tune").set_value(True).run()
+    at.number_input(key="train_tune_trials").set_value(3).run()
+    at.button(key="train_compare").click().run()
+    assert problems(at) == []
+    job = at.session_state[state.JOB]
+    job.wait(120)
+    assert job.error is None and job.trials == 3
+    assert [s.method for s in job.studies] == ["only:tabular", "concat"]
+    assert all(len(s.values) == 3 for s in job.studies)
+    assert len(job.results) == 2 and all(r.label.endswith("tuned") for r in job.results)
+    at.run()
+    assert problems(at) == []
+    history = plotly_spec(at, "train_monitor_tuning")
+    assert [trace["name"] for trace in history["data"] if trace.get("showlegend", True) is not False] == [
+        "only:tabular",
+        "concat",
+    ]
+    finished = next(frame.value for frame in at.dataframe if "ended because" in frame.value.columns)
+    assert list(finished["ended because"]) == [stop_text(r) for r in job.results]
+    assert all(text.startswith("Ran all 2 epochs") for text in finished["ended because"])
+
+    open_page(at, "compare")
+    assert problems(at) == []
+    tuning = plotly_spec(at, "compare_tuning")
+    assert len(tuning["data"]) == 4  # best so far and each trial, per method
+    assert any("best single modality" in i.value or "Within noise" in i.value for i in at.info)
+
+
+def test_job_progress_expects_early_stopping_not_the_epoch_cap():
+    from fusion_core.training import EpochLog
+
+    job = Job(title="one", planned_runs=1, epochs=60, patience=4)
+    for epoch, f1 in enumerate([0.5, 0.6, 0.7, 0.7, 0.65], 1):
+        job.on_epoch(EpochLog(epoch, 1.0, 1.0 - f1, f1, f1, {}, float(epoch)))
+    # best at epoch 3 (ties go to the lower loss): without a gain, training ends at epoch 3 + 4
+    assert job.expected_epochs() == 7
+    assert job.fraction() == pytest.approx(5 / 7)
+    assert Job(title="capped", planned_runs=1, epochs=10).expected_epochs() == 10

@@ -211,7 +211,7 @@ def test_baselines_run_in_compare_on_the_same_splits_and_survive_the_run_store(t
         train=TrainConfig(epochs=2),
         store=store,
         baselines="logreg",
-    )
+    ).runs
     methods = [r.method for r in results]
     assert methods.count("concat") == 2 and methods.count("sk:logreg:late") == 2
     assert {r.method for r in results} == {
@@ -295,7 +295,7 @@ def test_cli_baselines_flag_and_methods_listing(tmp_path):
         env_runs=runs,
     )
     assert done.returncode == 0, done.stderr
-    rows = {row["method"]: row for row in json.loads(done.stdout)}
+    rows = {row["method"]: row for row in json.loads(done.stdout)["methods"]}
     assert set(rows) == {
         "concat",
         "sk:logreg:only:tabular",
@@ -356,7 +356,7 @@ def test_compare_and_results_pages_show_a_baseline_run(app_env, tmp_path):
         train=TrainConfig(epochs=1),
         store=RunStore(app_env),
         baselines="logreg",
-    )
+    ).runs
     at = open_page(new_app(), "compare")
     at.selectbox(key="compare_dataset").set_value(results[0].dataset_name).run()
     assert problems(at) == []
@@ -377,7 +377,7 @@ def test_baselines_follow_the_folds_of_a_cross_validated_comparison(tmp_path):
     source = str(write_bundle(tmp_path, n=40, modalities=("tabular",)))
     results = compare(
         DataConfig(source=source), "only:tabular", folds=2, train=TrainConfig(epochs=1), baselines="logreg"
-    )
+    ).runs
     for fold in (0, 1):
         neural = next(r for r in results if r.method == "only:tabular" and r.fold == fold)
         classical = next(r for r in results if r.method == "sk:logreg:only:tabular" and r.fold == fold)

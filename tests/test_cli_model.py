@@ -166,16 +166,22 @@ def test_compare_prints_a_ranking(bundle, tmp_path, capsys):
     )
     assert code == 0
     assert "[3/3]" in err  # one progress line per finished run
-    assert "gain vs best unimodal" in out
+    assert "vs best unimodal [95% CI]" in out and "budget: Train until validation macro-F1" in out
     assert all(method in out for method in ("concat", "late", "only:clinical"))
 
     code, out, _ = run_cli(
         capsys, "compare", "--data", bundle, "--methods", "concat,only:clinical", "--seeds", "2", "--epochs", "2",
         "--runs-dir", str(tmp_path), "--json",
     )  # fmt: skip
-    rows = json.loads(out)
+    report = json.loads(out)
+    rows = report["methods"]
     assert {row["method"] for row in rows} == {"concat", "only:clinical"}
     assert all(set(row) >= SUMMARY_KEYS and row["runs"] == 2 and len(row["run_ids"]) == 2 for row in rows)
+    concat = next(row for row in rows if row["method"] == "concat")
+    difference = concat["vs_best_unimodal"]
+    assert difference["reference"] == "only:clinical" and difference["pairs"] == 2
+    assert difference["low"] <= difference["mean"] <= difference["high"]
+    assert report["problems"] == [] and report["verdict"]
 
 
 # -- bad input: one line, exit status 2 ----------------------------------------------------------
@@ -282,6 +288,6 @@ def test_compare_on_each_sample_dataset(sample, tmp_path, capsys):
         "--runs-dir", str(tmp_path), "--json",
     )  # fmt: skip
     assert code == 0
-    rows = json.loads(out)
+    rows = json.loads(out)["methods"]
     assert {row["method"] for row in rows} == {"late", f"only:{first}"}
     assert all(set(row) >= SUMMARY_KEYS for row in rows)

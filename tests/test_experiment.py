@@ -38,13 +38,24 @@ def bundle(tmp_path_factory):
 FAST = TrainConfig(epochs=3, lr=3e-3)
 
 
-def fake_run(method: str, f1: float, accuracy: float = 0.5, params: int = 10, seconds: float = 1.0):
+def fake_run(
+    method: str, f1: float, accuracy: float = 0.5, params: int = 10, seconds: float = 1.0, seed: int = 0
+):
+    rng = np.random.default_rng(seed)
     return SimpleNamespace(
         method=method,
         metrics={"macro_f1": f1, "accuracy": accuracy},
         params=params,
         train_seconds=seconds,
         run_id=f"id-{method}-{f1}",
+        seed=seed,
+        fold=None,
+        epochs_run=5,
+        stopped="early_stopping",
+        class_names=["a", "b"],
+        test_ids=[str(i) for i in range(20)],
+        y_true=np.arange(20) % 2,
+        y_pred=rng.integers(0, 2, 20),
     )
 
 
@@ -52,7 +63,7 @@ def test_summarize_means_spread_and_gain_over_the_best_baseline():
     rows = summarize(
         [
             fake_run("concat", 0.8, accuracy=0.9, seconds=2.0),
-            fake_run("concat", 0.6, accuracy=0.7, seconds=4.0),
+            fake_run("concat", 0.6, accuracy=0.7, seconds=4.0, seed=1),
             fake_run("only:a", 0.5),
             fake_run("only:b", 0.55),
             fake_run("late", 0.9, params=99),
@@ -103,7 +114,7 @@ def test_compare_gives_every_method_the_same_split_and_seeds(bundle, tmp_path):
         train=TrainConfig(epochs=3, lr=3e-3, seed=5),
         store=store,
         on_run=lambda result, index, total: announced.append((result.label, index, total)),
-    )
+    ).runs
     assert [(r.method, r.seed) for r in results] == [
         ("concat", 5),
         ("concat", 6),
@@ -123,7 +134,7 @@ def test_compare_gives_every_method_the_same_split_and_seeds(bundle, tmp_path):
 
 
 def test_compare_with_folds_tests_every_sample_once(bundle):
-    results = compare(DataConfig(source=bundle), ["concat", "only:genomics"], folds=3, train=FAST)
+    results = compare(DataConfig(source=bundle), ["concat", "only:genomics"], folds=3, train=FAST).runs
     assert [r.fold for r in results] == [0, 0, 1, 1, 2, 2]
     by_fold = {fold: [r.test_ids for r in results if r.fold == fold] for fold in range(3)}
     assert all(ids[0] == ids[1] for ids in by_fold.values())  # methods share each fold's split
@@ -140,5 +151,5 @@ def test_should_stop_cancels_the_queue(bundle):
         train=FAST,
         on_run=lambda result, index, total: finished.append(result.method),
         should_stop=lambda: len(finished) >= 1,
-    )
+    ).runs
     assert [r.method for r in results] == ["concat"] == finished

@@ -9,6 +9,7 @@ and by the sk: baselines, and listed by the CLI.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import torch
 from fusion_core.config import DataConfig, TrainConfig
 from fusion_core.data import build_report, load_dataset
 from fusion_core.data.types import Dataset, ModalitySpec, PreparedModality
-from fusion_core.errors import ConfigError, DataError
+from fusion_core.errors import DataError
 from fusion_core.experiment import compare
 from fusion_core.modalities import MODALITIES, prepare
 from fusion_core.modalities.base import FeatureMatrix, ModalityType, column_values
@@ -114,7 +115,7 @@ def test_a_toy_type_goes_through_inspect_prepare_and_train(toy_type, tmp_path):
     assert prepared.modalities["reading"].values.shape == (60, WIDTH)
     assert json.dumps(prepared.state["reading"])  # the fitted state is plain data
 
-    results = compare(DataConfig(source=str(folder)), "all", train=TrainConfig(epochs=3))
+    results = compare(DataConfig(source=str(folder)), "all", train=TrainConfig(epochs=3)).runs
     methods = {r.method for r in results}
     assert {"concat", "only:reading", "sk:logreg:only:reading", "sk:logreg:late"} <= methods
     best = max(r.metrics["macro_f1"] for r in results if r.method == "sk:logreg:only:reading")
@@ -140,5 +141,11 @@ def test_the_cli_lists_the_toy_type_where_it_lists_types(toy_type, capsys):
 def test_a_type_without_a_feature_vector_says_so(toy_type, tmp_path, monkeypatch):
     monkeypatch.setattr(ToyModality, "extract", ModalityType.extract)
     folder = write_toy_bundle(tmp_path, n=20)
-    with pytest.raises(ConfigError, match=r"modality type 'toy' has no feature vector.*--baselines none"):
-        compare(DataConfig(source=str(folder)), "sk:logreg:only:reading", train=TrainConfig(epochs=1))
+    # a comparison does not die of it: the baseline is skipped with the reason, the others run
+    comparison = compare(
+        DataConfig(source=str(folder)), "sk:logreg:only:reading,only:reading", train=TrainConfig(epochs=1)
+    )
+    assert [r.method for r in comparison.runs] == ["only:reading"]
+    (problem,) = comparison.problems
+    assert problem.method == "sk:logreg:only:reading" and problem.status == "skipped"
+    assert re.search(r"modality type 'toy' has no feature vector.*--baselines none", problem.reason)

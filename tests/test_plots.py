@@ -206,3 +206,32 @@ def test_write_html(tmp_path):
     path = plots.write_html(fig, tmp_path / "sub" / "balance.html")
     text = path.read_text()
     assert "<html>" in text[:40] and "plotly" in text and '"a"' in text
+
+
+def test_runs_with_the_same_method_and_seed_are_not_pooled_as_seeds():
+    rows = [
+        {"method": "concat", "label": "concat · seed 0", "seed": 0, "macro_f1": 0.80},
+        {"method": "concat", "label": "concat · seed 0", "seed": 0, "macro_f1": 0.60},
+        {"method": "late", "label": "late · seed 0", "seed": 0, "macro_f1": 0.70},
+        {"method": "late", "label": "late · seed 1", "seed": 1, "macro_f1": 0.74},
+    ]
+    fig = plots.method_scores_figure(rows)
+    bar = fig.data[0]
+    assert list(bar.x) == ["concat · seed 0", "late", "concat · seed 0 (2)"]
+    assert np.allclose(bar.y, [0.80, 0.72, 0.60])
+    assert np.allclose(bar.error_y.array, [0.0, np.std([0.70, 0.74], ddof=1), 0.0])
+    assert "over seeds" in fig.layout.title.text  # late's bar does pool two seeds
+    single = plots.method_scores_figure(rows[:2])
+    assert single.layout.title.text == "Macro-F1 by run"  # no bar pools seeds, so the title does not say so
+
+
+def test_lab_chance_line_stays_clear_of_the_bar_labels():
+    from fusion_core.analysis.figures import lab_figure
+
+    fig = lab_figure({"only:A": 0.49, "only:B": 0.52, "concat": 0.97})
+    bar = fig.data[0]
+    # Labels sit inside each bar at its foot, far below the chance line at 0.5, and the line is drawn
+    # under the bars, so it never runs through a number.
+    assert bar.textposition == "inside" and bar.insidetextanchor == "start"
+    (line,) = fig.layout.shapes
+    assert line.y0 == line.y1 == 0.5 and line.layer == "below"

@@ -288,3 +288,49 @@ def test_deterministic_mode_is_switched_back_off_afterwards():
     result = fit(tiny_model(data), data, TrainConfig(epochs=1, deterministic=True))
     assert result.epochs_run == 1
     assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_time_budget_stops_training_after_at_least_one_scored_epoch():
+    data = blobs(n=2000, noise=3.0)
+    model = tiny_model(data)
+    result = fit(model, data, TrainConfig(epochs=500, patience=500, batch_size=8, time_budget=0.3))
+    assert result.stopped == "time_budget"
+    assert 1 <= result.epochs_run < 500
+    assert result.train_seconds < 5.0  # stopped within a batch or an evaluation of the budget
+
+    tiny = fit(tiny_model(data), data, TrainConfig(epochs=3, time_budget=1e-6))
+    assert tiny.stopped == "time_budget" and tiny.epochs_run == 1  # the first epoch is always scored
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "cosine", "constant"])
+def test_learning_rate_schedules(schedule, monkeypatch):
+    from fusion_core import training
+
+    data = blobs(n=300, noise=4.0)  # noisy: validation macro-F1 stalls now and then
+    made = []
+    real = training.make_optimizer
+    monkeypatch.setattr(
+        training, "make_optimizer", lambda m, c, **kw: made.append(real(m, c, **kw)) or made[-1]
+    )
+    rates = []  # the rate each epoch trained with (on_epoch runs before the schedule steps)
+    config = TrainConfig(epochs=12, patience=12, lr=1e-2, schedule=schedule)
+    result = fit(
+        tiny_model(data), data, config, on_epoch=lambda log: rates.append(made[0].param_groups[0]["lr"])
+    )
+    assert result.epochs_run == 12
+    if schedule == "constant":
+        assert set(rates) == {1e-2}
+    elif schedule == "cosine":
+        assert rates[0] == pytest.approx(1e-2 / 3) and rates[2] == pytest.approx(1e-2)  # warm-up
+        assert rates[-1] < rates[5] < rates[2]  # then down along a cosine
+    else:  # halved whenever validation macro-F1 went ceil(patience / 3) = 4 epochs without gain
+        expected, lr, best, since = [], 1e-2, None, 0
+        for log in result.history:
+            expected.append(lr)
+            score = (log.val_macro_f1, -log.val_loss)
+            since = 0 if best is None or score > best else since + 1
+            best = score if best is None else max(best, score)
+            if since >= 4:
+                since, lr = 0, lr / 2
+        assert rates == pytest.approx(expected)
+        assert min(rates) < 1e-2  # this noisy task does stall, so the rule was exercised

@@ -14,6 +14,7 @@ files twice reuses the folder.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -85,6 +86,47 @@ def report(choice: DatasetChoice, edit: SchemaEdit, dataset: Any) -> dict[str, A
 @st.cache_data(max_entries=MAX_PREVIEWS, show_spinner=False)
 def file_bytes(path: str) -> bytes:
     return Path(path).read_bytes()
+
+
+THUMBNAIL_PX = 96
+"""Height of the pictures in a data preview."""
+
+
+@st.cache_data(max_entries=MAX_PREVIEWS, show_spinner=False)
+def thumbnail_strip(paths: tuple[str, ...]) -> bytes:
+    """The images at ``paths`` side by side, each scaled to ``THUMBNAIL_PX`` high, as one PNG.
+
+    One small picture per class goes to the browser instead of every full-size file: a
+    preview of photos would otherwise send megabytes to draw thumbnails. Files that cannot
+    be read are left out; if none can, the first one's error is raised.
+    """
+    from PIL import Image
+
+    from fusion_core.data.readers import read_image
+    from fusion_core.errors import DataError
+
+    thumbs, first_error = [], None
+    for path in paths:
+        try:
+            image = read_image(Path(path))
+        except DataError as exc:
+            first_error = first_error or exc
+            continue
+        width = max(1, round(image.width * THUMBNAIL_PX / image.height))
+        small = image.height < THUMBNAIL_PX  # keep tiny pictures' pixels sharp when enlarging them
+        resample = Image.Resampling.NEAREST if small else Image.Resampling.LANCZOS
+        thumbs.append(image.resize((width, THUMBNAIL_PX), resample))
+    if not thumbs:
+        raise first_error or DataError("no images to preview")
+    gap = 6
+    strip = Image.new("RGB", (sum(t.width for t in thumbs) + gap * (len(thumbs) - 1), THUMBNAIL_PX), "white")
+    left = 0
+    for thumb in thumbs:
+        strip.paste(thumb, (left, 0))
+        left += thumb.width + gap
+    buffer = io.BytesIO()
+    strip.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @st.cache_data(max_entries=MAX_PREVIEWS, show_spinner=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from fusion_core.config import IMBALANCE_REMEDIES, REMEDY_HELP
+from fusion_core.config import IMBALANCE_REMEDIES, REMEDY_HELP, SCHEDULES
 from fusion_core.options import OptionInfo, describe_options
 
 
@@ -115,8 +115,9 @@ TRAIN_FIELDS: tuple[tuple[str, str, tuple, str], ...] = (
     (
         "epochs",
         "Epochs",
-        (1, 500, 1),
-        "Passes over the training data. Early stopping may end training sooner.",
+        (1, 1000, 1),
+        "The cap on passes over the training data. Training usually stops sooner: when validation "
+        "macro-F1 has stopped improving (see the patience).",
     ),
     (
         "batch_size",
@@ -142,6 +143,19 @@ TRAIN_FIELDS: tuple[tuple[str, str, tuple, str], ...] = (
         "Early stopping patience",
         (1, 500, 1),
         "Stop when validation macro-F1 has not improved for this many epochs; the best epoch is kept.",
+    ),
+    (
+        "schedule",
+        "Learning-rate schedule",
+        SCHEDULES,
+        "plateau: halve the rate when validation macro-F1 stalls (the default). cosine: warm up for two "
+        "epochs, then decay smoothly to the cap. constant: keep the rate fixed.",
+    ),
+    (
+        "time_budget",
+        "Time budget (s)",
+        (0.0, 86_400.0, 10.0),
+        "Stop each training run after this many seconds, keeping its best epoch. 0: no limit.",
     ),
     ("device", "Device", ("auto", "cpu", "cuda", "mps"), ""),
     (
@@ -207,6 +221,8 @@ def train_settings(
         slots = st.columns(columns, vertical_alignment="bottom")
         for slot, (name, label, spec, help_text) in zip(slots, fields[start : start + columns], strict=False):
             value = seeds if name == "seeds" else getattr(current, name)
+            if name == "time_budget":
+                value = value or 0.0  # None (no limit) is shown as 0
             if name == "device":
                 help_text = f"Where to train. 'auto' uses the best one this machine has: {device_label}."
             with slot:
@@ -217,6 +233,7 @@ def train_settings(
         for slot, (name, label, spec, help_text) in zip(slots, IMBALANCE_FIELDS, strict=True):
             with slot:
                 values[name] = _train_widget(name, label, spec, help_text, getattr(current, name), disabled)
+    values["time_budget"] = values["time_budget"] or None
     return values, int(values.pop("seeds"))
 
 

@@ -15,6 +15,7 @@ and released by the worker when it ends.
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 import traceback
@@ -38,17 +39,51 @@ def training_lock() -> threading.Lock:
     return threading.Lock()
 
 
-@dataclass
-class Job:
-    """What one background training (one run, or a queue of runs) has done so far.
+@dataclass(frozen=True)
+class JobView:
+    """One reading of a ``Job``, taken under its lock: everything the page draws, consistent in itself.
 
-    Written only by the worker thread, read by the page; every field is a plain
-    value or a list that only grows, so reading it mid-update is safe.
+    The worker's last update and the job's end are written in one critical section, so a view
+    that says the job is over always holds every finished run.
     """
 
     title: str
     planned_runs: int
     epochs: int
+    running: bool
+    stopping: bool
+    stopped_by_user: bool
+    error: str | None
+    details: str | None
+    runs_done: int
+    epoch: int
+    history: tuple[Any, ...]
+    results: tuple[Any, ...]
+    run_ids: tuple[str, ...]
+    problems: tuple[Any, ...]  # runs skipped or failed (RunProblem)
+    studies: tuple[Any, ...]  # tuning studies (StudySummary), once tuned
+    tuning: str  # what tuning is doing now
+    fraction: float
+    elapsed: float
+    eta: float | None
+
+    @property
+    def finished(self) -> bool:
+        return not self.running
+
+
+@dataclass
+class Job:
+    """What one background training (one run, or a queue of runs) has done so far.
+
+    Written only by the worker thread, under ``lock``; the page reads it through
+    ``view()``, one consistent snapshot per drawing.
+    """
+
+    title: str
+    planned_runs: int
+    epochs: int  # the cap on epochs of each run
+    patience: int = 0  # early stopping's patience (0: runs go to the cap)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
@@ -62,12 +97,24 @@ class Job:
     histories: dict[str, list[Any]] = field(default_factory=dict)
     results: list[Any] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
+    problems: list[Any] = field(default_factory=list)  # runs skipped or failed (RunProblem)
+    studies: list[Any] = field(default_factory=list)  # tuning studies (StudySummary), once tuned
+    tuning: str = ""  # what tuning is doing now, e.g. "concat: trial 2/3"
+    trials: int = 0  # tuning trials per method (0: no tuning)
     error: str | None = None
     details: str | None = None
+    epoch_seconds: list[float] = field(default_factory=list)
+    run_seconds: list[float] = field(default_factory=list)  # wall time of each finished run, set-up included
+    run_finishing: list[float] = field(default_factory=list)  # last epoch to saved run: test, save
+    run_started: float = field(default_factory=time.monotonic)
+    last_epoch_at: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    shown: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        """Started and not yet over; the end is marked by the worker, under the lock, with its last update."""
+        return self.thread is not None and self.finished is None
 
     @property
     def stopped_by_user(self) -> bool:
@@ -83,19 +130,72 @@ class Job:
         within = 0.0
         if self.epochs and self.epoch:
             batch_share = self.batch / self.batches_per_epoch if self.batches_per_epoch else 1.0
-            within = min(1.0, (self.epoch - 1 + batch_share) / self.epochs)
+            within = min(1.0, (self.epoch - 1 + batch_share) / self.expected_epochs())
         return min(1.0, (self.runs_done + within) / max(1, self.planned_runs))
+
+    def expected_epochs(self) -> int:
+        """Epochs the current run will take if validation stops improving now: early stopping
+        ends it ``patience`` epochs after its best so far, and the cap ends it at the latest."""
+        if not self.patience:
+            return max(1, self.epochs)
+        history = list(self.history)
+        best = max(history, key=lambda log: (log.val_macro_f1, -log.val_loss)).epoch if history else 0
+        return max(1, min(self.epochs, max(self.epoch, best + self.patience)))
 
     def elapsed(self) -> float:
         end = self.finished if self.finished is not None else time.monotonic()
         return end - self.started
 
     def eta(self) -> float | None:
-        """Seconds left, extrapolated from the pace so far; None before any progress."""
-        done = self.fraction()
-        if done <= 0.0 or self.finished is not None:
+        """Seconds left, from measured times; None until an epoch has been timed.
+
+        The current run's remaining epochs count at the median time of its own epochs so far,
+        plus the evaluation and saving measured after earlier runs. Each run still to start
+        counts at the median wall time of the finished runs (the first one's data preparation
+        left out: it does not recur), or, before any run has finished, at its epochs times the
+        epoch time measured now. Runs that stop early make the true rest shorter; slower methods
+        later in a queue make it longer.
+        """
+        if self.finished is not None or not self.epoch_seconds:
             return None
-        return self.elapsed() * (1.0 - done) / done
+        here = self.epoch_seconds[-len(self.history) :] if self.history else self.epoch_seconds
+        epoch_time = statistics.median(here)
+        done_here = len(self.history) + (
+            self.batch / self.batches_per_epoch if self.batches_per_epoch else 0.0
+        )
+        finishing = statistics.median(self.run_finishing) if self.run_finishing else 0.0
+        expected = self.expected_epochs()  # early stopping: the cap is an upper bound, not the plan
+        left_here = max(0.0, expected - done_here) * epoch_time + finishing
+        runs_after = max(0, self.planned_runs - self.runs_done - 1)
+        per_run = (
+            statistics.median(self.run_seconds) if self.run_seconds else expected * epoch_time + finishing
+        )
+        return left_here + runs_after * per_run
+
+    def view(self) -> JobView:
+        """A consistent snapshot for drawing (see ``JobView``)."""
+        with self.lock:
+            return JobView(
+                title=self.title,
+                planned_runs=self.planned_runs,
+                epochs=self.epochs,
+                running=self.running,
+                stopping=self.running and self.stop.is_set(),
+                stopped_by_user=self.stopped_by_user,
+                error=self.error,
+                details=self.details,
+                runs_done=self.runs_done,
+                epoch=self.epoch,
+                history=tuple(self.history),
+                results=tuple(self.results),
+                run_ids=tuple(self.run_ids),
+                problems=tuple(self.problems),
+                studies=tuple(self.studies),
+                tuning=self.tuning,
+                fraction=self.fraction(),
+                elapsed=self.elapsed(),
+                eta=self.eta(),
+            )
 
     def request_stop(self) -> None:
         self.stop.set()
@@ -108,25 +208,64 @@ class Job:
     # --- callbacks handed to fusion_core (run on the worker thread) ---------------------------------
 
     def on_batch(self, progress: Any) -> None:
-        self.epoch = int(progress.epoch)
-        self.batch = int(progress.batch)
-        self.batches_per_epoch = int(progress.batches_per_epoch)
-        self.epochs = int(progress.epochs)
+        with self.lock:
+            self.epoch = int(progress.epoch)
+            self.batch = int(progress.batch)
+            self.batches_per_epoch = int(progress.batches_per_epoch)
+            self.epochs = int(progress.epochs)
 
     def on_epoch(self, log: Any) -> None:
-        self.history.append(log)
-        self.epoch = int(log.epoch)
-        self.batch = self.batches_per_epoch
+        now = time.monotonic()
+        with self.lock:
+            previous = self.history[-1].seconds if self.history else 0.0
+            self.epoch_seconds.append(max(0.0, float(log.seconds) - float(previous)))
+            if not self.history and not self.results:
+                # The first run's clock starts when its training does, after the one-off data preparation.
+                self.run_started = now - float(log.seconds)
+            self.last_epoch_at = now
+            self.history.append(log)
+            self.epoch = int(log.epoch)
+            self.batch = 0
+            self.batches_per_epoch = 0
+
+    def on_problem(self, problem: Any) -> None:
+        with self.lock:
+            self.problems.append(problem)
+
+    def on_trial(self, method: str, number: int, value: float | None) -> None:
+        with self.lock:
+            self.tuning = f"tuning {method}: trial {number + 1}/{self.trials} done"
+            self.history = []
+            self.epoch = 0
 
     def on_run(self, result: Any, index: int | None = None, total: int | None = None) -> None:
-        self.results.append(result)
-        if result.run_id:
-            self.run_ids.append(result.run_id)
-        self.histories[result.label] = list(result.history)
-        self.runs_done = len(self.results)
-        self.history = []
-        self.epoch = 0
-        self.batch = 0
+        now = time.monotonic()
+        with self.lock:
+            self.tuning = ""
+            self.run_seconds.append(max(0.0, now - self.run_started))
+            if self.last_epoch_at is not None:
+                self.run_finishing.append(max(0.0, now - self.last_epoch_at))
+            self.run_started = now
+            self.last_epoch_at = None
+            self.results.append(result)
+            if result.run_id:
+                self.run_ids.append(result.run_id)
+            self.histories[result.label] = list(result.history)
+            self.runs_done = len(self.results)
+            self.history = []
+            self.epoch = 0
+            self.batch = 0
+
+    def end(self, *, error: str | None = None, details: str | None = None) -> None:
+        """Mark the job over (worker thread, after its last update)."""
+        with self.lock:
+            self.error = error
+            self.details = details
+            self.finished = time.monotonic()
+
+
+START_GRACE_SECONDS = 1.0
+"""At most this long a new job waits for the page to draw it (``Job.shown``) before it starts."""
 
 
 def start_job(job: Job, work: Callable[[Job], None]) -> Job:
@@ -136,15 +275,19 @@ def start_job(job: Job, work: Callable[[Job], None]) -> Job:
         raise TrainingError(BUSY_MESSAGE)
 
     def target() -> None:
+        error = details = None
+        # Let the page draw the new job before training takes the CPU: until then the browser shows
+        # grey placeholders where the progress will be.
+        job.shown.wait(START_GRACE_SECONDS)
         try:
             work(job)
         except FusionExplorerError as exc:
-            job.error = str(exc)
+            error = str(exc)
         except Exception as exc:  # a bug, not bad input: keep the trace for the details expander
-            job.error = f"training failed unexpectedly ({type(exc).__name__}: {exc})"
-            job.details = traceback.format_exc()
+            error = f"training failed unexpectedly ({type(exc).__name__}: {exc})"
+            details = traceback.format_exc()
         finally:
-            job.finished = time.monotonic()
+            job.end(error=error, details=details)
             lock.release()
 
     job.thread = threading.Thread(target=target, name=f"fusion-train-{job.title}", daemon=True)
@@ -158,7 +301,12 @@ def start_job(job: Job, work: Callable[[Job], None]) -> Job:
 
 def start_single_run(config: ExperimentConfig, *, store_root: str | None = None) -> Job:
     """Train one model in the background and save it to the run store."""
-    job = Job(title=default_title(config), planned_runs=1, epochs=config.train.epochs)
+    job = Job(
+        title=default_title(config),
+        planned_runs=1,
+        epochs=config.train.epochs,
+        patience=config.train.patience,
+    )
 
     def work(job: Job) -> None:
         from fusion_core.experiment import run_experiment
@@ -187,27 +335,43 @@ def start_comparison(
     seeds: int,
     train: TrainConfig,
     model_template: ModelConfig,
+    tune: int = 0,
     store_root: str | None = None,
     title: str = "compare",
 ) -> Job:
-    """Train every method × seed on identical splits, one after another, saving each run."""
-    job = Job(title=title, planned_runs=len(methods) * seeds, epochs=train.epochs)
+    """Train every method × seed on identical splits, one after another, saving each run.
+
+    With ``tune`` trials, each method is first tuned (``fusion_core.tuning``); the
+    studies land in ``job.studies`` and beside the saved runs.
+    """
+    job = Job(
+        title=title,
+        planned_runs=len(methods) * seeds,
+        epochs=train.epochs,
+        patience=train.patience,
+        trials=tune,
+    )
 
     def work(job: Job) -> None:
         from fusion_core.experiment import compare
         from fusion_core.runs import RunStore
 
-        compare(
+        comparison = compare(
             data_config,
             methods,
             seeds=seeds,
             train=train,
             model_template=model_template,
+            tune=tune,
             store=RunStore(store_root),
             on_run=job.on_run,
+            on_problem=job.on_problem,
+            on_trial=job.on_trial,
             on_epoch=job.on_epoch,
             should_stop=job.stop.is_set,
         )
+        with job.lock:
+            job.studies = list(comparison.studies)
 
     return start_job(job, work)
 

@@ -10,7 +10,9 @@ only through the accessors here, so a key is spelled in one place.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +88,7 @@ class ModelChoices:
 class TrainChoices:
     """How to train, and which methods and seeds "Train and compare" queues."""
 
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20))
+    train: TrainConfig = field(default_factory=TrainConfig)
     seeds: list[int] = field(default_factory=lambda: [0])
     compare_methods: list[str] = field(default_factory=list)
 
@@ -99,11 +101,6 @@ def default_dataset() -> DatasetChoice:
 
 def sample_choice(name: str) -> DatasetChoice:
     return DatasetChoice(kind="sample", label=name, source=name, digest=f"sample:{name}")
-
-
-def session_started() -> bool:
-    """Whether ``init_session`` has run in this browser session (``app.py`` calls it)."""
-    return DATASET in st.session_state
 
 
 def init_session() -> None:
@@ -154,6 +151,26 @@ def model_choices() -> ModelChoices:
 
 def set_model_choices(choices: ModelChoices) -> None:
     st.session_state[MODEL] = choices
+
+
+def default_fusion(methods: Sequence[str]) -> str:
+    """The method to start from among ``methods`` (what the data allow): concat, else the first."""
+    return "concat" if "concat" in methods else methods[0]
+
+
+def model_for(methods: Sequence[str]) -> ModelConfig:
+    """The chosen model, with a fusion method the data in use allow.
+
+    A page may run before the Model page ever has (Train opened straight after an
+    upload), and a dataset with one modality has no concat: then the default method
+    among ``methods`` replaces the saved one, and is saved, so training uses it too.
+    """
+    choices = model_choices()
+    if choices.model.fusion in methods:
+        return choices.model
+    model = dataclasses.replace(choices.model, fusion=default_fusion(methods), fusion_options={})
+    set_model_choices(ModelChoices(preprocessing=choices.preprocessing, model=model))
+    return model
 
 
 def train_choices() -> TrainChoices:

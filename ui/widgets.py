@@ -10,44 +10,12 @@ import streamlit as st
 
 from fusion_core import plots
 from fusion_core.errors import FusionExplorerError
+from fusion_core.training import stop_explanation
 from ui import cache, state
-from ui.jobs import Job
+from ui.errors import unexpected_errors
+from ui.jobs import JobView
 
 POLL_SECONDS = 1.0
-
-FAMILIES_DOT = """
-digraph families {
-  rankdir=TB; newrank=true; nodesep=0.2; ranksep=0.3;
-  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, fillcolor="#eef3fb", color="#4a6fa5",
-        width=1.1, height=0.4];
-  edge [color="#4a6fa5", arrowsize=0.7];
-  subgraph cluster_early {
-    label="Early fusion (data level)"; fontname="Helvetica-Bold"; fontsize=12; color="#9ab"; style=rounded;
-    ea [label="image pixels"]; eb [label="table columns"];
-    ecat [label="join raw inputs", fillcolor="#fde9c8"];
-    enet [label="one network"]; eout [label="class", shape=ellipse, fillcolor="#dff0d8"];
-    ea -> ecat; eb -> ecat; ecat -> enet -> eout;
-  }
-  subgraph cluster_mid {
-    label="Intermediate fusion (feature level)"; fontname="Helvetica-Bold"; fontsize=12; color="#9ab"; style=rounded;
-    ma [label="image pixels"]; mb [label="table columns"];
-    mea [label="image encoder"]; meb [label="table encoder"];
-    mfuse [label="fuse features", fillcolor="#fde9c8"];
-    mhead [label="classifier head"]; mout [label="class", shape=ellipse, fillcolor="#dff0d8"];
-    ma -> mea -> mfuse; mb -> meb -> mfuse; mfuse -> mhead -> mout;
-  }
-  subgraph cluster_late {
-    label="Late fusion (decision level)"; fontname="Helvetica-Bold"; fontsize=12; color="#9ab"; style=rounded;
-    la [label="image pixels"]; lb [label="table columns"];
-    lma [label="image model"]; lmb [label="table model"];
-    lvote [label="combine decisions", fillcolor="#fde9c8"];
-    lout [label="class", shape=ellipse, fillcolor="#dff0d8"];
-    la -> lma -> lvote; lb -> lmb -> lvote; lvote -> lout;
-  }
-  { rank=same; ea; eb; ma; mb; la; lb; }
-  { rank=same; eout; mout; lout; }
-}
-"""
 
 
 def run_store() -> Any:
@@ -130,9 +98,7 @@ def sidebar_status() -> Any:
         st.markdown(f":material/dataset: **Dataset:** {choice.label}  \n:gray[{kind}]")
         device_slot = st.empty()
         show_device(device_slot, wait=False)
-        job = state.current_job()
-        if job is not None:
-            _sidebar_job(job.running)
+        _sidebar_job(state.job_running())
     return device_slot
 
 
@@ -149,102 +115,120 @@ def _sidebar_job(running: bool) -> None:
         job = state.current_job()
         if job is None:
             return
-        st.progress(job.fraction(), text=f"{job.title}: {_job_phrase(job)}")
-        if running and not job.running:
+        view = job.view()
+        st.progress(view.fraction, text=f"{view.title}: {_job_phrase(view)}")
+        if running and view.finished:
             st.rerun()
 
     sidebar_job()
 
 
-def _job_phrase(job: Job) -> str:
-    if job.running:
-        if job.stop.is_set():
+def _job_phrase(view: JobView) -> str:
+    if view.running:
+        if view.stopping:
             return "stopping…"
-        return f"{job.fraction():.0%}, {format_seconds(job.eta())} left"
-    if job.error:
+        return f"{view.fraction:.0%}, {_time_left(view)}"
+    if view.error:
         return "failed"
-    return "stopped" if job.stopped_by_user else "done"  # fmt: skip
+    return "stopped" if view.stopped_by_user else "done"  # fmt: skip
+
+
+def _time_left(view: JobView) -> str:
+    if view.eta is None:
+        return "timing the first epoch"
+    return f"about {format_seconds(view.eta)} left"
 
 
 # --- the training monitor -------------------------------------------------------------------------
 
 
-def job_monitor(*, key: str, curves: bool = True) -> None:
-    """Progress, elapsed time, ETA and live curves of the current job, refreshed every second.
+def job_monitor(*, key: str, curves: bool = True, when_done: Callable[[JobView], None] | None = None) -> None:
+    """Progress, elapsed time, time left and live curves of the current job, refreshed every second.
 
-    The worker thread only fills in the ``Job``; this fragment reads it. When the
-    job ends the fragment asks for one full rerun, which stops the polling and
-    lets the page draw the results (and re-enable its controls).
+    The worker thread only fills in the ``Job``; this fragment reads one snapshot of it
+    (``Job.view``) per refresh and draws everything from that snapshot, so the final
+    state and the last update always arrive together. Once the job is over it draws the
+    final view itself, ``when_done(view)`` included (links, scores), then asks for one
+    full rerun, which stops the polling and re-enables the page's controls.
     """
     job = state.current_job()
     if job is None:
         return
-    running = job.running
+    was_running = job.running
 
-    @st.fragment(run_every=POLL_SECONDS if running else None)
+    @st.fragment(run_every=POLL_SECONDS if was_running else None)
     def monitor() -> None:
         job = state.current_job()
         if job is None:
             return
-        _draw_job(job, key=key, curves=curves)
-        if running and not job.running:
+        view = job.view()
+        with unexpected_errors():
+            _draw_job(view, stop=job.request_stop, key=key, curves=curves)
+            if view.finished and when_done is not None:
+                when_done(view)
+        job.shown.set()
+        if was_running and view.finished:
             st.rerun()
 
     monitor()
 
 
-def _job_status(job: Job) -> str:
-    if job.running:
-        return "Stopping after this batch" if job.stop.is_set() else "Training"
-    if job.error:
+def _job_status(view: JobView) -> str:
+    if view.running:
+        return "Stopping after this batch" if view.stopping else "Training"
+    if view.error:
         return "Failed"
-    return "Stopped" if job.stopped_by_user else "Finished"
+    return "Stopped" if view.stopped_by_user else "Finished"
 
 
-def _draw_job(job: Job, *, key: str, curves: bool) -> None:
-    runs_total = job.planned_runs
+def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool) -> None:
+    runs_total = view.planned_runs
     parts = []
     if runs_total > 1:
-        parts.append(f"run {min(job.runs_done + 1, runs_total)}/{runs_total}")
-    if job.running and job.epoch:
-        parts.append(f"epoch {job.epoch}/{job.epochs}")
-    elif job.running and not job.history:
+        parts.append(f"run {min(view.runs_done + 1, runs_total)}/{runs_total}")
+    if view.running and view.tuning:
+        parts.append(view.tuning)
+    elif view.running and view.epoch:
+        parts.append(f"epoch {view.epoch}/{view.epochs}")
+    elif view.running and not view.history:
         parts.append("preparing the data and the model")
-    elif job.stopped_by_user and runs_total == 1 and job.results:
-        parts.append(f"after {job.results[-1].epochs_run} of {job.epochs} epochs")
-    parts.append(f"elapsed {format_seconds(job.elapsed())}")
-    if job.running:
-        parts.append(f"about {format_seconds(job.eta())} left")
-    st.progress(job.fraction(), text=f"**{_job_status(job)}** · {job.title} · " + " · ".join(parts))
+    elif view.stopped_by_user and runs_total == 1 and view.results:
+        parts.append(f"after {view.results[-1].epochs_run} of {view.epochs} epochs")
+    parts.append(f"elapsed {format_seconds(view.elapsed)}")
+    if view.running:
+        parts.append(_time_left(view))
+    st.progress(view.fraction, text=f"**{_job_status(view)}** · {view.title} · " + " · ".join(parts))
 
-    if job.running:
+    if view.running:
         st.button(
             "Stop",
             key=f"{key}_stop",
             icon=":material/stop_circle:",
-            on_click=job.request_stop,
-            disabled=job.stop.is_set(),
+            on_click=stop,
+            disabled=view.stopping,
             help="End training at the next batch; the best model so far is kept and saved.",
         )
-    if job.error:
-        st.error(job.error, icon=":material/error:")
-        if job.details:
+    if view.error:
+        st.error(view.error, icon=":material/error:")
+        if view.details:
             with st.expander("Details for a bug report"):
-                st.code(job.details)
-    elif not job.running and job.stopped_by_user:
+                st.code(view.details)
+    elif view.finished and view.stopped_by_user:
         kept = "the best model so far was kept and saved" if runs_total == 1 else "finished runs were saved"
         st.info(f"Stopped on request; {kept}.", icon=":material/info:")
 
-    history = list(job.history)
-    if not job.running and not history and runs_total == 1 and job.results:
-        history = list(job.results[-1].history)
-    if curves and history:
-        title = "This run, live" if job.running else "This run"
+    history = list(view.history)
+    if view.finished and not history and runs_total == 1 and view.results:
+        history = list(view.results[-1].history)
+        st.caption(stop_text(view.results[-1]))
+    # While running, the chart stands from the start, empty until the first epoch: the browser loads
+    # its code while the data are prepared, instead of showing a grey placeholder once training runs.
+    if curves and (history or view.running):
+        title = "This run, live" if view.running else "This run"
         st.plotly_chart(
             plots.training_curves_figure(history, title=title), width="stretch", key=f"{key}_curves"
         )
-    finished = list(job.results)
-    if finished and runs_total > 1:
+    if view.results and runs_total > 1:
         rows = [
             {
                 "run": r.label,
@@ -252,10 +236,39 @@ def _draw_job(job: Job, *, key: str, curves: bool) -> None:
                 "accuracy": round(float(r.metrics["accuracy"]), 4),
                 "epochs": r.epochs_run,
                 "seconds": round(float(r.train_seconds), 1),
+                "ended because": stop_text(r),
             }
-            for r in finished
+            for r in view.results
         ]
         st.dataframe(rows, hide_index=True, width="stretch", key=f"{key}_finished_runs")
+    if view.problems:
+        st.warning("Some methods gave no result; the others ran as usual.", icon=":material/warning:")
+        st.dataframe(
+            [
+                {"method": p.method, "seed": p.seed, "status": p.status, "reason": p.reason}
+                for p in view.problems
+            ],
+            hide_index=True,
+            width="stretch",
+            key=f"{key}_problems",
+        )
+    if view.studies:
+        st.plotly_chart(plots.tuning_history_figure(view.studies), width="stretch", key=f"{key}_tuning")
+
+
+def stop_text(run: Any) -> str:
+    """Why a run's training ended, in words."""
+    return stop_explanation(run.stopped, run.history, run.config.train)
+
+
+def result_links(view: JobView) -> None:
+    """After a job: make its last run the one Results opens, and link to Results and Compare."""
+    if not view.run_ids:
+        return
+    state.set_selected_run(view.run_ids[-1])
+    links = st.container(horizontal=True, key="job_links")
+    links.page_link("pages/results.py", label="Open the results", icon=":material/insights:")
+    links.page_link("pages/compare.py", label="Compare runs", icon=":material/leaderboard:")
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -356,6 +369,9 @@ def cli_command(config: Any, runs_dir: str | None = None) -> str:
     train = config.train
     parts += ["--epochs", str(train.epochs), "--batch-size", str(train.batch_size), "--lr", f"{train.lr:g}"]
     parts += ["--seed", str(train.seed), "--device", train.device]
+    parts += ["--patience", str(train.patience), "--schedule", train.schedule]
+    if train.time_budget is not None:
+        parts += ["--time-budget", f"{train.time_budget:g}"]
     if runs_dir:
         parts += ["--runs-dir", runs_dir]
     return " ".join(shlex.quote(part) for part in parts)
@@ -363,42 +379,48 @@ def cli_command(config: Any, runs_dir: str | None = None) -> str:
 
 # --- data previews --------------------------------------------------------------------------------
 
-PREVIEW_ROWS = 8
+PREVIEW_CLASSES = 8
+"""At most this many classes in a preview; each shows a few of its own samples side by side."""
 
 
-def _present_rows(dataset: Any, column: str, limit: int) -> Any:
-    values = dataset.table[column]
-    mask = values.notna() & (values.astype(str).str.strip() != "")
-    return dataset.table.loc[mask].head(limit)
+def _rows_per_class(dataset: Any, column: str, per_class: int) -> Any:
+    """Up to ``per_class`` rows of each of the first classes whose ``column`` holds a value, class by class."""
+    table = dataset.table
+    values = table[column]
+    present = table.loc[values.notna() & (values.astype(str).str.strip() != "")]
+    wanted = {str(name): position for position, name in enumerate(dataset.class_names[:PREVIEW_CLASSES])}
+    order = present[dataset.target].astype(str).map(wanted)
+    present = present.assign(_class_order=order).dropna(subset=["_class_order"])
+    picked = present.sort_values("_class_order", kind="stable").groupby("_class_order").head(per_class)
+    return picked.drop(columns="_class_order")
+
+
+def _classes_note(dataset: Any) -> None:
+    if len(dataset.class_names) > PREVIEW_CLASSES:
+        st.caption(f"The first {PREVIEW_CLASSES} of {len(dataset.class_names)} classes.")
 
 
 def preview_modality(
     dataset: Any, spec: Any, *, key: str, audio_options: dict[str, Any] | None = None
 ) -> None:
-    """Show one modality the way a person would look at it, with each sample's label."""
+    """Show one modality the way a person would look at it: a few samples of each class, side by side."""
     from fusion_core.modalities import MODALITIES  # loads torch: only once a dataset is shown
 
     target = dataset.target
     shown_as = MODALITIES.get(spec.type).shown_as
     if shown_as == "image":
-        rows = _present_rows(dataset, spec.columns[0], PREVIEW_ROWS)
-        columns = st.columns(min(PREVIEW_ROWS, max(1, len(rows))))
-        for column, (_, row) in zip(columns, rows.iterrows(), strict=False):
-            with column:
-                guarded(
-                    lambda row=row: st.image(
-                        cache.file_bytes(str(dataset.resolve(row[spec.columns[0]]))),
-                        caption=f"class {row[target]}",
-                        width="stretch",
-                    )
-                )
+        rows = _rows_per_class(dataset, spec.columns[0], 4)
+        for label, group in rows.groupby(target, sort=False):
+            st.text(f"class {label}")
+            paths = tuple(str(dataset.resolve(value)) for value in group[spec.columns[0]])
+            guarded(lambda paths=paths: st.image(cache.thumbnail_strip(paths)))
     elif shown_as == "audio":
-        rows = _present_rows(dataset, spec.columns[0], 3)
+        rows = _rows_per_class(dataset, spec.columns[0], 1).head(3)
         for index, (_, row) in enumerate(rows.iterrows()):
             path = str(dataset.resolve(row[spec.columns[0]]))
             left, right = st.columns([1, 2])
             with left:
-                st.markdown(f"**{row[dataset.id_column]}** · class {row[target]}")
+                st.text(f"{row[dataset.id_column]} · class {row[target]}")
                 guarded(lambda path=path: st.audio(cache.file_bytes(path), format=audio_mime(path)))
             with right:
                 result = guarded(
@@ -412,7 +434,7 @@ def preview_modality(
                         key=f"{key}_spec_{index}",
                     )
     elif shown_as == "series":
-        rows = _present_rows(dataset, spec.columns[0], 3)
+        rows = _rows_per_class(dataset, spec.columns[0], 1).head(3)
         columns = st.columns(max(1, len(rows)))
         for index, (column, (_, row)) in enumerate(zip(columns, rows.iterrows(), strict=False)):
             with column:
@@ -425,21 +447,15 @@ def preview_modality(
                         width="stretch",
                         key=f"{key}_series_{index}",
                     )
-    elif shown_as == "text":
-        rows = _present_rows(dataset, spec.columns[0], PREVIEW_ROWS)
+    else:
+        rows = _rows_per_class(dataset, spec.columns[0], 2)
         st.dataframe(
             rows[[dataset.id_column, *spec.columns, target]],
             hide_index=True,
             width="stretch",
-            key=f"{key}_text",
+            key=f"{key}_{spec.type}",
         )
-    else:
-        st.dataframe(
-            dataset.table[[dataset.id_column, *spec.columns, target]].head(PREVIEW_ROWS),
-            hide_index=True,
-            width="stretch",
-            key=f"{key}_table",
-        )
+    _classes_note(dataset)
 
 
 def audio_mime(path: str) -> str:

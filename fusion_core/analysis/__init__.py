@@ -11,21 +11,39 @@
 - ``glossary`` and ``figures``: the words and plots the app and the CLI share.
 """
 
-from fusion_core.analysis.contribution import modality_contribution, shapley_values, subset_scores
-from fusion_core.analysis.forward import ModelOutputs, run_model
-from fusion_core.analysis.gradients import gradient_summary
-from fusion_core.analysis.interactions import (
-    PRESETS,
-    InteractionWeights,
-    LabResult,
-    make_interaction_data,
-    read_results,
-    run_lab,
-)
-from fusion_core.analysis.misclassified import misclassified_samples
-from fusion_core.analysis.projection import project_fused, project_points
-from fusion_core.analysis.report import analyze_run, data_for_run
-from fusion_core.analysis.weights import collect_weights
+from importlib import import_module
+from typing import Any
+
+# Names are imported when first used, not with the package: most of these modules need PyTorch
+# (about 3 s to import on a 2-core laptop), and the app's first page only needs ``diagrams`` and
+# ``glossary``, which do not. ``from fusion_core.analysis import analyze_run`` works as usual.
+_HOMES = {
+    "modality_contribution": "contribution",
+    "shapley_values": "contribution",
+    "subset_scores": "contribution",
+    "ModelOutputs": "forward",
+    "run_model": "forward",
+    "gradient_summary": "gradients",
+    "PRESETS": "interactions",
+    "InteractionWeights": "interactions",
+    "LabResult": "interactions",
+    "make_interaction_data": "interactions",
+    "read_results": "interactions",
+    "run_lab": "interactions",
+    "misclassified_samples": "misclassified",
+    "project_fused": "projection",
+    "project_points": "projection",
+    "analyze_run": "report",
+    "data_for_run": "report",
+    "collect_weights": "weights",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'fusion_core.analysis' has no attribute {name!r}")
+    return getattr(import_module(f"fusion_core.analysis.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "PRESETS",

@@ -123,6 +123,14 @@ def modality_contribution(
     return result
 
 
+def _fall(result: Mapping, name: str) -> str:
+    """How far macro-F1 falls when ``name`` is hidden, with the scores it falls between."""
+    return (
+        f"macro-F1 falls by {result['drop'][name]:.2f}, "
+        f"from {result['full']:.2f} to {result['without'][name]:.2f}"
+    )
+
+
 def contribution_note(result: Mapping) -> str:
     """Say in words which modality the model leans on most, and which it could do without."""
     drop: Mapping[str, float] = result["drop"]
@@ -135,13 +143,13 @@ def contribution_note(result: Mapping) -> str:
         costs = ", ".join(f"{name} {drop[name]:+.2f}" for name in ranked)
         words = f"hiding any one modality costs about the same macro-F1 ({costs}; all present {result['full']:.2f})"
     else:
-        words = f"hiding {top} costs the most (macro-F1 {result['full']:.2f} → {result['without'][top]:.2f})"
+        words = f"hiding {top} costs the most ({_fall(result, top)})"
         if drop[last] < 0.02:
             words += (
                 f"; without {last} the score hardly moves ({drop[last]:+.2f}), so the model barely uses it"
             )
         else:
-            words += f"; hiding {last} costs the least ({drop[last]:.2f})"
+            words += f"; hiding {last} costs the least ({_fall(result, last)})"
     if result.get("shapley"):
         shap = result["shapley"]
         lead = max(shap, key=shap.__getitem__)

@@ -5,16 +5,18 @@ about a *built* model: one input per modality with its tensor shape, its
 encoder, the fusion step and the head, each with its real output shape and
 parameter count. Because it is drawn from the model itself, it is never out of
 date with the code. ``family_overview()`` is a static picture of data-level,
-feature-level and decision-level fusion. Streamlit's ``st.graphviz_chart`` and
+feature-level and decision-level fusion; ``family_svg(family)`` draws one of them
+as plain SVG, for pages that should not wait for a Graphviz renderer. Streamlit's ``st.graphviz_chart`` and
 any Graphviz tool render the text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fusion_core.data.types import InputSpec
+if TYPE_CHECKING:  # for annotations only: importing the data package loads PyTorch (seconds)
+    from fusion_core.data.types import InputSpec
 
 FORM_WORDS = {
     "vector": "feature vector",
@@ -174,60 +176,116 @@ def method_diagram(
     return model_diagram(model, direction=direction, types=types)
 
 
+FAMILY_SHAPES = {
+    "early": (
+        "Data level (early)",
+        [("join inputs", "fusion"), ("one network", "encoder"), ("class", "output")],
+    ),
+    "intermediate": (
+        "Feature level (intermediate)",
+        [("fuse features", "fusion"), ("head", "head"), ("class", "output")],
+    ),
+    "late": ("Decision level (late)", [("combine decisions", "fusion"), ("class", "output")]),
+}
+"""Each family's path from two inputs, A and B, to the class: the step where they meet, and after."""
+
+
 def family_overview() -> str:
     """DOT text of the three families side by side: where in the network the modalities meet."""
     parts = ["digraph families {\n", GRAPH_HEADER.replace("rankdir=LR", "rankdir=TB"), "  compound=true;\n"]
-    families = (
-        (
-            "early",
-            "Data level (early)",
-            [("A", "input"), ("B", "input")],
-            [("join inputs", "fusion"), ("one network", "encoder"), ("class", "output")],
-        ),
-        (
-            "intermediate",
-            "Feature level (intermediate)",
-            [("A", "input"), ("B", "input")],
-            [("fuse features", "fusion"), ("head", "head"), ("class", "output")],
-        ),
-        (
-            "late",
-            "Decision level (late)",
-            [("A", "input"), ("B", "input")],
-            [("combine decisions", "fusion"), ("class", "output")],
-        ),
-    )
-    for family, title, inputs, chain in families:
+    for family, (title, _) in FAMILY_SHAPES.items():
         parts.append(
             f'  subgraph cluster_{family} {{\n    label={quote(title)}; style=rounded; color="#B0B8C0";\n'
         )
-        for name, kind in inputs:
-            parts.append("  " + _node(f"{family}:{name}", name, kind, shape="note"))
-            if family == "intermediate":
-                parts.append("  " + _node(f"{family}:enc{name}", f"encoder {name}", "encoder"))
-            if family == "late":
-                parts.append("  " + _node(f"{family}:enc{name}", f"encoder {name}", "encoder"))
-                parts.append("  " + _node(f"{family}:head{name}", f"classifier {name}", "head"))
-        for label, kind in chain:
-            parts.append(
-                "  "
-                + _node(
-                    f"{family}:{label}", label, kind, **({"shape": "ellipse"} if kind == "output" else {})
-                )
-            )
+        parts += _family_body(family)
         parts.append("  }\n")
-        first = chain[0][0]
-        for name, _ in inputs:
-            if family == "early":
-                parts.append(_edge(f"{family}:{name}", f"{family}:{first}"))
-            elif family == "intermediate":
-                parts.append(_edge(f"{family}:{name}", f"{family}:enc{name}"))
-                parts.append(_edge(f"{family}:enc{name}", f"{family}:{first}"))
-            else:
-                parts.append(_edge(f"{family}:{name}", f"{family}:enc{name}"))
-                parts.append(_edge(f"{family}:enc{name}", f"{family}:head{name}"))
-                parts.append(_edge(f"{family}:head{name}", f"{family}:{first}"))
-        for (a, _), (b, _) in zip(chain, chain[1:], strict=False):
-            parts.append(_edge(f"{family}:{a}", f"{family}:{b}"))
     parts.append("}\n")
     return "".join(parts)
+
+
+def _family_body(family: str) -> list[str]:
+    """Nodes and edges of one family, ids prefixed by its name."""
+    chain = FAMILY_SHAPES[family][1]
+    parts = []
+    for name in ("A", "B"):
+        parts.append("  " + _node(f"{family}:{name}", name, "input", shape="note"))
+        if family in ("intermediate", "late"):
+            parts.append("  " + _node(f"{family}:enc{name}", f"encoder {name}", "encoder"))
+        if family == "late":
+            parts.append("  " + _node(f"{family}:head{name}", f"classifier {name}", "head"))
+    for label, kind in chain:
+        shape = {"shape": "ellipse"} if kind == "output" else {}
+        parts.append("  " + _node(f"{family}:{label}", label, kind, **shape))
+    first = chain[0][0]
+    for name in ("A", "B"):
+        if family == "early":
+            parts.append(_edge(f"{family}:{name}", f"{family}:{first}"))
+        elif family == "intermediate":
+            parts.append(_edge(f"{family}:{name}", f"{family}:enc{name}"))
+            parts.append(_edge(f"{family}:enc{name}", f"{family}:{first}"))
+        else:
+            parts.append(_edge(f"{family}:{name}", f"{family}:enc{name}"))
+            parts.append(_edge(f"{family}:enc{name}", f"{family}:head{name}"))
+            parts.append(_edge(f"{family}:head{name}", f"{family}:{first}"))
+    for (a, _), (b, _) in zip(chain, chain[1:], strict=False):
+        parts.append(_edge(f"{family}:{a}", f"{family}:{b}"))
+    return parts
+
+
+def family_svg(family: str) -> str:
+    """A small SVG picture of one family: two inputs, A and B, flowing down to where they meet and on to
+    the class. Drawn here, not by Graphviz, so the page that shows it needs no diagram renderer."""
+    if family not in FAMILY_SHAPES:
+        raise ValueError(f"unknown fusion family {family!r}; choose one of: {', '.join(FAMILY_SHAPES)}")
+    pairs = [(("A", "input"), ("B", "input"))]
+    if family in ("intermediate", "late"):
+        pairs.append((("encoder A", "encoder"), ("encoder B", "encoder")))
+    if family == "late":
+        pairs.append((("classifier A", "head"), ("classifier B", "head")))
+    chain = FAMILY_SHAPES[family][1]
+    width, row, box_h = 250, 46, 28
+    rows = len(pairs) + len(chain)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{rows * row}" '
+        f'viewBox="0 0 {width} {rows * row}" font-family="Helvetica, Arial, sans-serif" font-size="11">',
+        '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" '
+        'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#5A6A7A"/></marker></defs>',
+    ]
+
+    def box(x: float, y: float, w: float, label: str, kind: str) -> None:
+        radius = box_h / 2 if kind == "output" else 6
+        parts.append(
+            f'<rect x="{x - w / 2:.0f}" y="{y:.0f}" width="{w:.0f}" height="{box_h}" rx="{radius:.0f}" '
+            f'fill="{COLORS[kind]}" stroke="#5A6A7A"/>'
+            f'<text x="{x:.0f}" y="{y + box_h / 2 + 4:.0f}" text-anchor="middle" fill="#262730">'
+            f"{_svg_text(label)}</text>"
+        )
+
+    def arrow(x1: float, y1: float, x2: float, y2: float) -> None:
+        parts.append(
+            f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" stroke="#5A6A7A" '
+            'marker-end="url(#arrow)"/>'
+        )
+
+    left, right, middle = width * 0.27, width * 0.73, width / 2
+    for index, ((left_label, kind), (right_label, _)) in enumerate(pairs):
+        y = index * row + 4
+        box(left, y, 100, left_label, kind)
+        box(right, y, 100, right_label, kind)
+        if index:
+            arrow(left, y - row + box_h, left, y)
+            arrow(right, y - row + box_h, right, y)
+    for index, (label, kind) in enumerate(chain):
+        y = (len(pairs) + index) * row + 4
+        box(middle, y, 130, label, kind)
+        if index == 0:
+            arrow(left, y - row + box_h, middle - 30, y)
+            arrow(right, y - row + box_h, middle + 30, y)
+        else:
+            arrow(middle, y - row + box_h, middle, y)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _svg_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

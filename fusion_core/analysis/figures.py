@@ -204,10 +204,13 @@ def lab_figure(
             y=[macro_f1[m] for m in methods],
             marker_color=[BASELINE_COLOR if m.startswith("only:") else FUSION_COLOR for m in methods],
             text=[f"{macro_f1[m]:.2f}" for m in methods],
-            textposition="outside",
+            # At the foot of each bar, well below the chance line, so the line never strikes a number.
+            textposition="inside",
+            insidetextanchor="start",
+            textfont={"color": "white"},
             hovertemplate="%{x}: macro-F1 %{y:.3f}<extra></extra>",
         )
     )
-    fig.add_hline(y=chance, line_dash="dash", line_color=NEGATIVE_COLOR)
+    fig.add_hline(y=chance, line_dash="dash", line_color=NEGATIVE_COLOR, layer="below")
     fig.update_yaxes(title="macro-F1", range=[0, 1.1])
     return _layout(fig, title, showlegend=False)

@@ -112,6 +112,37 @@ FAMILIES: dict[str, dict[str, str]] = {
 
 FAMILY_ORDER = ("early", "intermediate", "late")
 
+BEGINNER_PATH: dict[str, dict[str, str]] = {
+    "early": {
+        "title": "Join the data",
+        "sentence": (
+            "Early fusion puts the raw inputs side by side and trains one network on them, so it can learn "
+            "from any combination of the modalities."
+        ),
+        "preset": "synergy",
+        "try": "Try it: only the pair tells",
+    },
+    "intermediate": {
+        "title": "Join the features",
+        "sentence": (
+            "Intermediate fusion first turns each modality into features with an encoder of its own, then "
+            "combines the features: the usual best start."
+        ),
+        "preset": "mixed",
+        "try": "Try it: a bit of everything",
+    },
+    "late": {
+        "title": "Join the decisions",
+        "sentence": (
+            "Late fusion trains a model per modality and combines their answers: it adds up what each one "
+            "knows, but never sees the modalities together."
+        ),
+        "preset": "complementary",
+        "try": "Try it: two halves of the answer",
+    },
+}
+"""The Learn page's first screen: per family, a short title, one sentence and the lab preset that shows it."""
+
 
 LAB_HELP: dict[str, str] = {
     "redundancy": (

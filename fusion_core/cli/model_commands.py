@@ -21,6 +21,7 @@ from fusion_core.baselines import BASELINE_CHOICES, DEFAULT_BASELINES
 from fusion_core.config import (
     IMBALANCE_REMEDIES,
     REMEDY_HELP,
+    SCHEDULES,
     DataConfig,
     EncoderConfig,
     ExperimentConfig,
@@ -97,6 +98,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="|".join(BASELINE_CHOICES),
         help=f"classical sk: rows to add on the same splits and seeds (default {DEFAULT_BASELINES} with "
         "--methods all, none with a list); see 'fusion-explorer methods'",
+    )
+    compare.add_argument(
+        "--tune",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first search each method's learning rate, width, dropout and weight decay for N Optuna "
+        "trials on the validation split, then train the best setting on every seed (default 0: no tuning)",
     )
     _add_training_arguments(compare)
     compare.set_defaults(handler=run_compare)
@@ -177,7 +186,28 @@ def _add_data_argument(parser: argparse.ArgumentParser) -> None:
 
 def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--epochs", type=int, metavar="N", help=f"most epochs to train (default {TrainConfig.epochs})"
+        "--epochs",
+        type=int,
+        metavar="N",
+        help=f"the cap on epochs; training stops sooner when validation macro-F1 stops improving "
+        f"(default {TrainConfig.epochs})",
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        metavar="N",
+        help=f"stop after N epochs without a gain in validation macro-F1 (default {TrainConfig.patience})",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="stop each training run after this many seconds (default: no limit)",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help=f"learning-rate schedule (default {TrainConfig.schedule})",
     )
     parser.add_argument(
         "--device", choices=DEVICE_CHOICES, default="auto", help="where to train (default auto)"
@@ -334,7 +364,7 @@ def _train_and_report(args: argparse.Namespace, config: ExperimentConfig, prepar
 
 
 def _config_from_file(args: argparse.Namespace) -> ExperimentConfig:
-    """The configuration in ``--config``, with --data, --epochs, --seed, --batch-size, --lr, --device applied."""
+    """The configuration in ``--config``, with --data and the training flags given applied."""
     from dataclasses import replace
 
     mixed = [flag for flag, value in (("--fusion", args.fusion), ("--encoder", args.encoder),
@@ -351,6 +381,7 @@ def _config_from_file(args: argparse.Namespace) -> ExperimentConfig:
             "'fusion-explorer runs show ID > run-config.json'"
         ) from None
     given = {"epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size, "lr": args.lr}
+    given |= {"patience": args.patience, "time_budget": args.time_budget, "schedule": args.schedule}
     if args.device != "auto":
         given["device"] = args.device
     train = replace(config.train, **{key: value for key, value in given.items() if value is not None})
@@ -380,13 +411,25 @@ def _train_baseline(args: argparse.Namespace, dataset: Any, source: str) -> int:
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     given = {"epochs": args.epochs, "device": args.device}
-    for name in ("batch_size", "lr", "seed", "imbalance", "ogm_alpha", "modality_dropout"):
+    for name in (
+        "batch_size",
+        "lr",
+        "seed",
+        "patience",
+        "time_budget",
+        "schedule",
+        "imbalance",
+        "ogm_alpha",
+        "modality_dropout",
+    ):
         given[name] = getattr(args, name, None)
     return TrainConfig(**{key: value for key, value in given.items() if value is not None})
 
 
 def _train_json(result: Any, data: str, encoders: dict[str, str]) -> dict[str, Any]:
     from dataclasses import asdict
+
+    from fusion_core.training import budget_rule
 
     return {
         "run_id": result.run_id,
@@ -403,6 +446,8 @@ def _train_json(result: Any, data: str, encoders: dict[str, str]) -> dict[str, A
         "train_seconds": result.train_seconds,
         "epochs_run": result.epochs_run,
         "stopped": result.stopped,
+        "stopped_because": explain_stop(result),
+        "budget": budget_rule(result.config.train),
         "device": result.device,
     }
 
@@ -410,8 +455,9 @@ def _train_json(result: Any, data: str, encoders: dict[str, str]) -> dict[str, A
 def _train_report(result: Any, encoders: dict[str, str], runs_dir: str | None) -> str:
     m = result.metrics
     lines = [
-        f"{result.method} on {result.dataset_name}: {result.epochs_run} epochs ({result.stopped.replace('_', ' ')}), "
+        f"{result.method} on {result.dataset_name}: {result.epochs_run} epochs, "
         f"{result.train_seconds:.1f} s on {result.device}, {result.params:,} parameters",
+        explain_stop(result),
         "encoders: "
         + (", ".join(f"{name}={enc}" for name, enc in encoders.items()) or "none (sk: baseline)"),
         "",
@@ -461,37 +507,59 @@ def _train_report(result: Any, encoders: dict[str, str], runs_dir: str | None) -
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from fusion_core.experiment import compare, summarize
+    from fusion_core.experiment import compare
     from fusion_core.runs import RunStore
 
     def announce(result: Any, index: int, total: int) -> None:
+        stopped = result.stopped.replace("_", " ")
+        work = "fitted" if result.model is None else f"{result.epochs_run} epochs ({stopped})"
         print(
-            f"[{index}/{total}] {result.label}: macro-F1 {result.metrics['macro_f1']:.3f}, "
-            f"{'fitted' if result.model is None else f'{result.epochs_run} epochs'}, {result.train_seconds:.1f} s",
+            f"[{index}/{total}] {result.label}: macro-F1 {result.metrics['macro_f1']:.3f}, {work}, "
+            f"{result.train_seconds:.1f} s",
             file=sys.stderr,
             flush=True,
         )
 
-    results = compare(
+    def warn(problem: Any) -> None:
+        print(f"{problem.method} {problem.status}: {problem.reason}", file=sys.stderr, flush=True)
+
+    def trial(method: str, number: int, value: float | None) -> None:
+        score = "failed" if value is None else f"val macro-F1 {value:.3f}"
+        print(f"tuning {method}: trial {number + 1}/{args.tune} {score}", file=sys.stderr, flush=True)
+
+    train = _train_config(args)
+    comparison = compare(
         DataConfig(source=_source(args.data)),
         args.methods,
         seeds=args.seeds,
         folds=args.folds,
         baselines=args.baselines,
-        train=_train_config(args),
+        train=train,
+        tune=args.tune,
         store=RunStore(args.runs_dir),
         on_run=None if args.json else announce,
+        on_problem=None if args.json else warn,
+        on_trial=None if args.json else trial,
     )
-    rows = summarize(results)
+    report = comparison.to_dict()
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(report, indent=2))
         return 0
-    name = results[0].dataset_name if results else args.data
+    print(_compare_report(report, args))
+    return 0
+
+
+def _compare_report(report: dict[str, Any], args: argparse.Namespace) -> str:
+    from fusion_core.stats import format_difference
+
+    rows = report["methods"]
+    runs = sum(row["runs"] for row in rows)
+    name = report["dataset"] or args.data
     splits = f"{args.folds} folds" if args.folds else "one split"
-    print(
-        f"{name}: {len(results)} runs ({splits}, {args.seeds} seed{'s' if args.seeds > 1 else ''} per method)"
-    )
-    print(
+    tuned = f", each method tuned for {args.tune} trials" if args.tune else ""
+    lines = [
+        f"{name}: {runs} runs ({splits}, {args.seeds} seed{'s' if args.seeds > 1 else ''} per method{tuned})",
+        f"budget: {report['budget']}",
         _table(
             [
                 [
@@ -500,16 +568,49 @@ def run_compare(args: argparse.Namespace) -> int:
                     _num(row["accuracy_mean"]),
                     f"{row['params']:,}",
                     f"{row['train_seconds_mean']:.1f}",
-                    ""
-                    if row["gain_over_best_unimodal"] is None
-                    else f"{row['gain_over_best_unimodal']:+.3f}",
+                    f"{row['epochs_mean']:.0f}",
+                    format_difference(row["vs_best_unimodal"]),
+                    format_difference(row["vs_best"]),
                 ]
                 for row in rows
+            ]
+            + [[p["method"], p["status"], "", "", "", "", p["reason"], ""] for p in report["problems"]],
+            [
+                "method",
+                "macro-F1 (mean ± std)",
+                "accuracy",
+                "parameters",
+                "train s",
+                "epochs",
+                "vs best unimodal [95% CI]",
+                "vs best [95% CI]",
             ],
-            ["method", "macro-F1 (mean ± std)", "accuracy", "parameters", "train s", "gain vs best unimodal"],
+        ),
+        "* the 95% interval of the paired difference excludes zero (paired bootstrap over seeds/folds and test rows)",
+    ]
+    if report["verdict"]:
+        lines += ["", report["verdict"]]
+    if report["tuning"]:
+        lines += ["", "tuning (best validation macro-F1 so far, by trial)"]
+        lines.append(
+            _table(
+                [
+                    [
+                        study["method"],
+                        _num(study["best_val_macro_f1"]),
+                        " ".join("-" if v is None else f"{v:.3f}" for v in study["best_so_far"]),
+                        ", ".join(f"{k}={_param(v)}" for k, v in study["best_params"].items()),
+                    ]
+                    for study in report["tuning"]
+                ],
+                ["method", "best val", "best so far by trial", "best setting"],
+            )
         )
-    )
-    return 0
+    return "\n".join(lines)
+
+
+def _param(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 # -----------------------------------------------------------------------------
@@ -663,6 +764,12 @@ def parse_pairs(items: list[str], flag: str, form: str) -> dict[str, str]:
             raise ConfigError(f"{flag} takes {form}, got {item!r}")
         pairs[key.strip()] = value.strip()
     return pairs
+
+
+def explain_stop(result: Any) -> str:
+    from fusion_core.training import stop_explanation
+
+    return stop_explanation(result.stopped, result.history, result.config.train)
 
 
 def _source(data: str) -> str:

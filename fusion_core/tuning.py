@@ -1,0 +1,209 @@
+"""Tuned comparisons: search each method's settings with Optuna before comparing.
+
+A fair comparison gives every method the same chance. ``tune_methods`` runs one
+Optuna study per method, with the same number of trials, the same sampler (TPE,
+seeded) and the same training budget rule for each. A trial trains the method on
+the training split with suggested settings and is scored by its best validation
+macro-F1; the test split is never looked at. The best setting of each method is
+then what ``compare`` trains on every seed and fold and scores on the test split.
+
+What is searched (``SEARCH_SPACE``): the learning rate and weight decay (log
+scale), the width (the embedding size of the encoders and the hidden units of
+the fusion method's network) and the dropout of the fusion method.
+
+Studies are kept in Optuna's SQLite storage, ``studies.sqlite`` in the run
+store's folder, one study per method and tuning session, so their history can be
+shown later (``list_studies``) next to the runs they produced.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from fusion_core.config import ExperimentConfig
+from fusion_core.data.types import PreparedData
+from fusion_core.fusion import FUSIONS, split_method
+from fusion_core.options import describe_options
+
+STUDIES_FILE = "studies.sqlite"
+WIDTHS = (32, 64, 128, 256, 512, 1024)
+SEARCH_SPACE = {
+    "lr": "learning rate, log-uniform 1e-4 to 3e-2",
+    "weight_decay": "weight decay, log-uniform 1e-6 to 1e-2",
+    "width": f"embedding size and hidden units, one of {', '.join(map(str, WIDTHS))}",
+    "dropout": "dropout of the fusion method's network, uniform 0 to 0.5",
+}
+
+
+@dataclass
+class StudySummary:
+    """One method's study: its best setting and the best-so-far validation macro-F1 by trial."""
+
+    method: str
+    study_name: str
+    dataset: str
+    session: str
+    best_value: float | None
+    best_params: dict[str, Any]
+    values: list[float | None] = field(default_factory=list)  # per trial; None: the trial failed
+
+    @property
+    def best_so_far(self) -> list[float | None]:
+        best, out = -math.inf, []
+        for value in self.values:
+            if value is not None:
+                best = max(best, value)
+            out.append(None if best == -math.inf else best)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "study": self.study_name,
+            "dataset": self.dataset,
+            "session": self.session,
+            "trials": len(self.values),
+            "best_val_macro_f1": self.best_value,
+            "best_params": self.best_params,
+            "val_macro_f1_by_trial": self.values,
+            "best_so_far": self.best_so_far,
+        }
+
+
+def storage_url(root: str | os.PathLike[str]) -> str:
+    return f"sqlite:///{Path(root) / STUDIES_FILE}"
+
+
+def apply_params(config: ExperimentConfig, params: Mapping[str, Any]) -> ExperimentConfig:
+    """``config`` with a trial's settings: lr and weight decay, width, and the fusion's dropout."""
+    fusion_cls = FUSIONS.get(split_method(config.model.fusion)[0])
+    known = {info.name for info in describe_options(fusion_cls)}
+    options = dict(config.model.fusion_options)
+    if "width" in params and "hidden" in known:
+        options["hidden"] = int(params["width"])
+    if "dropout" in params and "dropout" in known:
+        options["dropout"] = float(params["dropout"])
+    model = replace(config.model, fusion_options=options)
+    if "width" in params:
+        model = replace(model, embedding_dim=int(params["width"]))
+    train = replace(
+        config.train,
+        lr=float(params.get("lr", config.train.lr)),
+        weight_decay=float(params.get("weight_decay", config.train.weight_decay)),
+    )
+    return replace(config, model=model, train=train)
+
+
+def suggest(trial: optuna.Trial) -> dict[str, Any]:
+    return {
+        "lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
+        "width": trial.suggest_categorical("width", list(WIDTHS)),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.5),
+    }
+
+
+def tune_methods(
+    templates: Mapping[str, ExperimentConfig],
+    prepared: PreparedData,
+    *,
+    trials: int,
+    store_root: str | os.PathLike[str] | None = None,
+    on_trial: Callable[[str, int, float | None], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[dict[str, ExperimentConfig], list[StudySummary]]:
+    """Search every method's settings for ``trials`` trials; return the tuned configs and the studies.
+
+    ``templates`` maps each method to its untuned configuration (its seed is the
+    study's seed). A method whose every trial fails keeps its template. With a
+    ``store_root`` the studies are saved in ``studies.sqlite`` there.
+    """
+    from fusion_core.experiment import RunProblem, run_one
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = None
+    if store_root is not None:
+        Path(store_root).mkdir(parents=True, exist_ok=True)
+        storage = storage_url(store_root)
+    session = datetime.now().astimezone().isoformat(timespec="seconds")
+    tuned: dict[str, ExperimentConfig] = {}
+    studies: list[StudySummary] = []
+    for method, template in templates.items():
+        if should_stop is not None and should_stop():
+            break
+        study = optuna.create_study(
+            storage=storage,
+            study_name=f"{prepared.dataset_name} · {method} · {session}",
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(
+                seed=template.train.seed, n_startup_trials=max(1, min(10, trials // 3))
+            ),
+        )
+        study.set_user_attr("dataset", prepared.dataset_name)
+        study.set_user_attr("method", method)
+        study.set_user_attr("session", session)
+
+        def objective(
+            trial: optuna.Trial, template: ExperimentConfig = template, method: str = method
+        ) -> float:
+            config = apply_params(template, suggest(trial))
+            outcome = run_one(config, prepared, should_stop=should_stop)
+            if isinstance(outcome, RunProblem):
+                trial.set_user_attr("problem", outcome.reason)
+                if on_trial is not None:
+                    on_trial(method, trial.number, None)
+                raise optuna.TrialPruned(outcome.reason)
+            value = max(log.val_macro_f1 for log in outcome.history)
+            if on_trial is not None:
+                on_trial(method, trial.number, value)
+            return value
+
+        def stop_when_asked(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            if should_stop is not None and should_stop():
+                study.stop()
+
+        study.optimize(objective, n_trials=trials, callbacks=[stop_when_asked])
+        summary = summarize_study(study)
+        studies.append(summary)
+        tuned[method] = apply_params(template, summary.best_params) if summary.best_params else template
+    return tuned, studies
+
+
+def summarize_study(study: optuna.Study) -> StudySummary:
+    complete = optuna.trial.TrialState.COMPLETE
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    values = [t.value if t.state == complete else None for t in trials]
+    done = [t for t in trials if t.state == complete]
+    best = max(done, key=lambda t: t.value) if done else None
+    attrs = study.user_attrs
+    return StudySummary(
+        method=attrs.get("method", study.study_name),
+        study_name=study.study_name,
+        dataset=attrs.get("dataset", ""),
+        session=attrs.get("session", ""),
+        best_value=None if best is None else float(best.value),
+        best_params={} if best is None else dict(best.params),
+        values=values,
+    )
+
+
+def list_studies(root: str | os.PathLike[str], dataset: str | None = None) -> list[StudySummary]:
+    """The studies saved under a run store's folder, newest session first; only ``dataset``'s when given."""
+    if not (Path(root) / STUDIES_FILE).is_file():
+        return []
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = storage_url(root)
+    found = []
+    for info in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        if dataset is not None and info.user_attrs.get("dataset") != dataset:
+            continue
+        found.append(summarize_study(optuna.load_study(study_name=info.study_name, storage=storage)))
+    return sorted(found, key=lambda s: s.session, reverse=True)
