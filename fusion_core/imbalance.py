@@ -18,7 +18,8 @@ OGM-GE, and ``modality_dropout`` (hide each modality at random) is the third rem
   the encoders. OGM-GE was designed for plain SGD: Adam and AdamW divide each weight's
   step by its own running gradient size, which largely undoes a rescaling of the
   gradient, so with them its effect is mostly the noise (on the parcel-scanner sample
-  with AdamW it left the weak modality's probed accuracy unchanged, see its data card).
+  with AdamW it raised the weak modality's probed accuracy by 0.016, gradient blending by 0.055;
+  see its data card).
 * ``"blend"``, gradient blending (Wang, Tran & Feiszli, CVPR 2020). Each modality gets
   an auxiliary linear head trained on its own embedding, and the loss is a weighted sum
   of the fused loss and the heads' losses. After every epoch each head's weight is set
