@@ -155,7 +155,7 @@ def test_quick_start_train_stop_and_every_page(app_server, page, screenshots):
     assert main(page).get_by_test_id("stMetric").count() >= 5
     no_exception(page)
     shoot(page, screenshots, "04-results")
-    insight = main(page).get_by_role("heading", name="Insight")
+    insight = main(page).get_by_role("tab", name="Insight")
     insight.scroll_into_view_if_needed()
     wait_idle(page)
     page.screenshot(path=str(screenshots / "05-results-insight.png"))
@@ -173,6 +173,7 @@ def test_quick_start_train_stop_and_every_page(app_server, page, screenshots):
         no_exception(page)
         shoot(page, screenshots, f"{index:02d}-{name.lower()}")
         if name == "Data":
+            main(page).get_by_text("A few samples of each class, modality by modality").click()
             main(page).get_by_role("tab", name="audio (audio)").click()
             main(page).get_by_test_id("stAudio").first.wait_for()
             wait_idle(page)
