@@ -91,7 +91,9 @@ def test_train_predict_download_then_import_in_a_fresh_server(
     main(page).get_by_role("button", name="Import", exact=True).click()
     main(page).get_by_text("Imported as run").wait_for()
     wait_idle(page)
-    page.reload()
+    # Away and back in the same session (a reload would open a new session, with its own workspace).
+    open_page(page, "Compare")
+    open_page(page, "Results")
     main(page).locator("h1", has_text="Results").wait_for()
     wait_idle(page)
     main(page).get_by_test_id("stPlotlyChart").first.wait_for()
