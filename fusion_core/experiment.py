@@ -452,6 +452,7 @@ def compare(
                 prepared,
                 trials=tune,
                 store_root=None if store is None else store.root,
+                workspace=None if store is None else store.workspace,
                 on_trial=on_trial,
                 should_stop=should_stop,
             )

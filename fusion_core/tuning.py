@@ -32,6 +32,7 @@ from fusion_core.config import ExperimentConfig
 from fusion_core.data.types import PreparedData
 from fusion_core.fusion import FUSIONS, split_method
 from fusion_core.options import describe_options
+from fusion_core.runs import DEFAULT_WORKSPACE
 
 STUDIES_FILE = "studies.sqlite"
 WIDTHS = (32, 64, 128, 256, 512, 1024)
@@ -117,6 +118,7 @@ def tune_methods(
     *,
     trials: int,
     store_root: str | os.PathLike[str] | None = None,
+    workspace: str | None = None,
     on_trial: Callable[[str, int, float | None], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[str, ExperimentConfig], list[StudySummary]]:
@@ -124,7 +126,8 @@ def tune_methods(
 
     ``templates`` maps each method to its untuned configuration (its seed is the
     study's seed). A method whose every trial fails keeps its template. With a
-    ``store_root`` the studies are saved in ``studies.sqlite`` there.
+    ``store_root`` the studies are saved in ``studies.sqlite`` there, in ``workspace``
+    (the shared default one when None), like the runs they lead to.
     """
     from fusion_core.experiment import RunProblem, run_one
 
@@ -150,6 +153,7 @@ def tune_methods(
         study.set_user_attr("dataset", prepared.dataset_name)
         study.set_user_attr("method", method)
         study.set_user_attr("session", session)
+        study.set_user_attr("workspace", workspace or DEFAULT_WORKSPACE)
 
         def objective(
             trial: optuna.Trial, template: ExperimentConfig = template, method: str = method
@@ -195,8 +199,15 @@ def summarize_study(study: optuna.Study) -> StudySummary:
     )
 
 
-def list_studies(root: str | os.PathLike[str], dataset: str | None = None) -> list[StudySummary]:
-    """The studies saved under a run store's folder, newest session first; only ``dataset``'s when given."""
+def list_studies(
+    root: str | os.PathLike[str], dataset: str | None = None, workspace: str | None = None
+) -> list[StudySummary]:
+    """The studies saved under a run store's folder, newest session first; only ``dataset``'s when given.
+
+    With a ``workspace``, only that workspace's studies and the shared default one's, as
+    ``RunStore.list`` shows runs: one session never sees another's tuning.
+    """
+    visible = None if workspace is None else {workspace, DEFAULT_WORKSPACE}
     if not (Path(root) / STUDIES_FILE).is_file():
         return []
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -204,6 +215,8 @@ def list_studies(root: str | os.PathLike[str], dataset: str | None = None) -> li
     found = []
     for info in optuna.get_all_study_summaries(storage, include_best_trial=False):
         if dataset is not None and info.user_attrs.get("dataset") != dataset:
+            continue
+        if visible is not None and info.user_attrs.get("workspace", DEFAULT_WORKSPACE) not in visible:
             continue
         found.append(summarize_study(optuna.load_study(study_name=info.study_name, storage=storage)))
     return sorted(found, key=lambda s: s.session, reverse=True)

@@ -145,7 +145,7 @@ st.dataframe(
     },
 )
 
-studies = guarded(lambda: list_studies(store.root, dataset=dataset_name)) or []
+studies = guarded(lambda: list_studies(store.root, dataset=dataset_name, workspace=store.workspace)) or []
 if studies:
     st.subheader("Tuning")
     sessions = list(dict.fromkeys(study.session for study in studies))

@@ -106,6 +106,9 @@ def test_tuned_comparison_from_the_cli_stores_and_reports_its_studies(tmp_path, 
     concat = studies["concat"]["best_params"]
     saved = list_studies(tmp_path / "runs")
     assert {s.method for s in saved} == {"concat", "only:tabular"}
+    # the CLI tunes in the shared default workspace: every session sees it, as with its runs
+    assert len(list_studies(tmp_path / "runs", workspace="class-a")) == 2
+
     from fusion_core.runs import RunStore
 
     store = RunStore(tmp_path / "runs")
@@ -147,3 +150,22 @@ def test_configs_saved_before_the_budget_settings_load_as_they_were_trained():
     assert config.train.schedule == "constant"  # they trained with a fixed learning rate
     again = ExperimentConfig.from_dict(ExperimentConfig().to_dict())
     assert again.train.schedule == TrainConfig().schedule == "plateau"
+
+
+def test_a_workspace_sees_only_its_own_tuning_studies_and_the_shared_ones(tmp_path):
+    from fusion_core.runs import RunStore
+
+    bundle = write_bundle(tmp_path, n=40, modalities=("tabular", "text"))
+    for workspace in ("student-a", "student-b"):
+        compare(
+            DataConfig(source=str(bundle)),
+            ["concat"],
+            train=TrainConfig(epochs=1, device="cpu"),
+            tune=1,
+            store=RunStore(tmp_path / "runs", workspace=workspace),
+        )
+    root = tmp_path / "runs"
+    assert len(list_studies(root)) == 2
+    assert len(list_studies(root, workspace="student-a")) == 1
+    assert len(list_studies(root, workspace="student-b")) == 1
+    assert list_studies(root, workspace="someone-else") == []
