@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -144,7 +145,7 @@ def tune_methods(
             break
         study = optuna.create_study(
             storage=storage,
-            study_name=f"{prepared.dataset_name} · {method} · {session}",
+            study_name=f"{prepared.dataset_name} · {method} · {session} · {uuid.uuid4().hex[:8]}",  # unique: sessions may start in the same second
             direction="maximize",
             sampler=optuna.samplers.TPESampler(
                 seed=template.train.seed, n_startup_trials=max(1, min(10, trials // 3))
