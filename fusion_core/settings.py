@@ -14,8 +14,8 @@ variable                           default    what it limits
 ``FUSION_EXPLORER_MAX_JSON_DEPTH``   32         nesting depth of ``schema.json``
 =================================  =========  ==============================================
 
-The size of one uploaded file in the app is Streamlit's ``server.maxUploadSize``
-(MB) in ``.streamlit/config.toml``.
+The size of one uploaded file in the app is the web server's ``server.maxUploadSize``
+(MB), set in the app's ``config.toml`` (see the README's "Run it for a class").
 """
 
 from __future__ import annotations
