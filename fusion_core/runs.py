@@ -315,6 +315,9 @@ class RunStore:
             db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer, nor it for them
             db.execute("PRAGMA synchronous=NORMAL")  # with WAL: a commit survives the process being killed
             with db:
+                # One writer at a time from here to the commit: a store opening the same new folder
+                # at once must see the columns this one adds, not add them a second time.
+                db.execute("BEGIN IMMEDIATE")
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, label TEXT, dataset TEXT, "
                     "method TEXT, seed INTEGER, fold INTEGER, macro_f1 REAL, accuracy REAL, params INTEGER, "

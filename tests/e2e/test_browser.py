@@ -120,7 +120,8 @@ def test_quick_start_train_stop_and_every_page(app_server, page, screenshots):
     # Quick start: the progress advances on its own while we only watch.
     main(page).get_by_role("button", name="Run the quick start").click()
     seen = watch_progress(page, until="Finished", timeout=QUICK_START_TIMEOUT)
-    assert any("run 2/5" in text for text in seen), seen
+    # a later run's progress was shown (fast runs can pass between two looks, so not always run 2)
+    assert any(re.search(r"run [2-5]/5", text) for text in seen), seen
     assert len(seen) >= 4, seen
     main(page).get_by_role("link", name="See the full comparison").wait_for()
     wait_idle(page)
