@@ -21,7 +21,7 @@ from ui.cache import SESSION_PREFIX, remove_stale_sessions
 ROOT = Path(__file__).resolve().parents[1]
 
 MEASURE = """
-import json, resource, sys, time
+import json, sys, time
 from fusion_core.data import load_dataset
 from fusion_core.errors import DataError, user_message
 start = time.perf_counter()
@@ -30,8 +30,10 @@ try:
     outcome = "accepted"
 except DataError as exc:
     outcome = user_message(exc)
-print(json.dumps({"seconds": time.perf_counter() - start, "outcome": outcome,
-                  "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+# VmHWM is this process's own peak since it started; ru_maxrss would carry over the peak of the
+# process that launched it (Linux keeps it across exec), here the whole test session's.
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": time.perf_counter() - start, "outcome": outcome, "peak_kb": peak_kb}))
 """
 
 
@@ -72,7 +74,7 @@ def test_a_gigabyte_of_zeros_is_refused_fast_in_little_memory_writing_nothing(
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     assert refusal in measured["outcome"]
     assert measured["seconds"] < 10
-    assert measured["peak_kb"] < 1024**2  # ru_maxrss is in KiB on Linux: under 1 GiB for the whole process
+    assert measured["peak_kb"] < 1024**2  # KiB: under 1 GiB for the whole process, imports included
     written = [p for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
     assert written == []
 
