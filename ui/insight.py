@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from fusion_core.analysis import figures
+from fusion_core import plots
 from fusion_core.baselines import NO_MODEL_MESSAGE, is_baseline_method
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
@@ -98,14 +98,14 @@ def _contribution_tab(contribution: dict[str, Any], key: str) -> None:
     )
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(figures.contribution_figure(contribution), width="stretch", key=f"{key}_drop")
+        st.plotly_chart(plots.contribution_figure(contribution), width="stretch", key=f"{key}_drop")
         st.caption(
             "How far macro-F1 falls when one modality is hidden. Large: the model leans on it. Small: the "
             "others can stand in for it (or it is unused)."
         )
     with right:
         if contribution.get("shapley"):
-            st.plotly_chart(figures.shapley_figure(contribution), width="stretch", key=f"{key}_shapley")
+            st.plotly_chart(plots.shapley_figure(contribution), width="stretch", key=f"{key}_shapley")
             st.caption(
                 "Each modality's average gain over every order in which the modalities could be added "
                 "(Shapley values). They share credit fairly between modalities that carry the same "
@@ -131,7 +131,7 @@ def _gradients_tab(gradients: dict[str, Any], key: str) -> None:
     else:
         st.markdown(_sentence(gradients["note"]))
     if gradients["norms"]:
-        st.plotly_chart(figures.gradient_figure(gradients), width="stretch", key=f"{key}_gradients")
+        st.plotly_chart(plots.gradient_figure(gradients), width="stretch", key=f"{key}_gradients")
         st.caption(
             "The mean size of the gradient that reached each modality's encoder, per epoch. When one line "
             "stays far above the others, that modality drives learning and the others learn slowly."
@@ -148,7 +148,7 @@ def _weights_tab(weights: dict[str, Any], key: str) -> None:
     for index, (name, kind) in enumerate(weights["kinds"].items()):
         if is_constant(kind):
             continue
-        st.plotly_chart(figures.weights_figure(weights, name), width="stretch", key=f"{key}_weights_{index}")
+        st.plotly_chart(plots.weights_figure(weights, name), width="stretch", key=f"{key}_weights_{index}")
     st.caption(
         "Each box shows how the weight a sample gives each modality is spread over the test samples of one "
         "true class (line: median, dashed: mean)."
@@ -169,7 +169,7 @@ def _projection_tab(projection: dict[str, Any], key: str) -> None:
         with column:
             title = "PCA" if name == "pca" else "t-SNE"
             st.plotly_chart(
-                figures.projection_figure(projection, name, title=title),
+                plots.projection_figure(projection, name, title=title),
                 width="stretch",
                 key=f"{key}_map_{name}",
             )

@@ -1,8 +1,6 @@
-"""Plotly figures of the analysis: contributions, Shapley values, weights, gradients, projections, the lab.
+"""Figures of the analysis: contributions, Shapley values, weights, gradients, projections, the lab.
 
-Pure functions: each takes the plain dicts that ``fusion_core.analysis``
-returns and gives back a ``plotly.graph_objects.Figure``; nothing here imports
-Streamlit.
+Each takes the plain dicts that ``fusion_core.analysis`` returns.
 """
 
 from __future__ import annotations
@@ -11,32 +9,14 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from fusion_core.analysis.interactions import CHANCE_F1
-
-BASELINE_COLOR = "#7f7f7f"
-FUSION_COLOR = "#1f77b4"
-POSITIVE_COLOR = "#2ca02c"
-NEGATIVE_COLOR = "#d62728"
-# Distinguishable with the common colour-vision deficiencies: Okabe–Ito first, then four of
-# Tol's muted colours, so that ten classes still get ten colours.
-PALETTE = [
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-    "#882255", "#999999", "#117733", "#44AA99",
-]  # fmt: skip
-
-
-def _layout(fig: go.Figure, title: str | None, **extra) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        margin={"l": 40, "r": 20, "t": 50 if title else 20, "b": 40},
-        legend={"orientation": "v", "yanchor": "top", "y": 1.0, "x": 1.02, "xanchor": "left"},
-        **extra,
-    )
-    return fig
-
-
-def color(i: int) -> str:
-    return PALETTE[i % len(PALETTE)]
+from fusion_core.plots.style import (
+    BASELINE_COLOR,
+    FUSION_COLOR,
+    NEGATIVE_COLOR,
+    POSITIVE_COLOR,
+    _layout,
+    color,
+)
 
 
 def contribution_figure(
@@ -106,7 +86,7 @@ def weights_figure(weights: Mapping, key: str | None = None, *, title: str | Non
     kinds = weights.get("kinds") or {}
     fig = go.Figure()
     if not kinds:
-        return _layout(fig, title)
+        return _layout(fig, title, legend="right")
     key = key or next(iter(kinds))
     kind = kinds[key]
     class_names = weights["class_names"]
@@ -129,6 +109,7 @@ def weights_figure(weights: Mapping, key: str | None = None, *, title: str | Non
         title
         if title is not None
         else f"{weight_label(key)[:1].upper()}{weight_label(key)[1:]}, by true class",
+        legend="right",
     )
 
 
@@ -145,7 +126,7 @@ def gradient_figure(
         )
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
     fig.update_yaxes(title="gradient norm", rangemode="tozero")
-    return _layout(fig, title)
+    return _layout(fig, title, legend="right")
 
 
 def projection_figure(projection: Mapping, which: str = "pca", *, title: str | None = None) -> go.Figure:
@@ -153,7 +134,7 @@ def projection_figure(projection: Mapping, which: str = "pca", *, title: str | N
     fig = go.Figure()
     coords = projection.get(which)
     if not projection.get("available") or not coords:
-        return _layout(fig, title)
+        return _layout(fig, title, legend="right")
     rows = coords.get("rows", list(range(len(coords["x"]))))
     class_names = projection["class_names"]
     y_true, y_pred, ids = projection["y_true"], projection["y_pred"], projection["ids"]
@@ -187,13 +168,13 @@ def projection_figure(projection: Mapping, which: str = "pca", *, title: str | N
     else:
         fig.update_xaxes(title="t-SNE 1", showticklabels=False)
         fig.update_yaxes(title="t-SNE 2", showticklabels=False)
-    return _layout(fig, title)
+    return _layout(fig, title, legend="right")
 
 
 def lab_figure(
     macro_f1: Mapping[str, float],
     *,
-    chance: float = CHANCE_F1,
+    chance: float,
     title: str | None = "Macro-F1 on the test split (dashed line: chance)",
 ) -> go.Figure:
     """Side-by-side macro-F1 bars, single-modality baselines in grey, with the chance line."""
