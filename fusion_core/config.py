@@ -55,6 +55,11 @@ SCHEDULES = ("plateau", "cosine", "constant")
 """Learning-rate schedules: halve on a plateau of validation macro-F1, warm-up then cosine, or fixed."""
 
 
+REGRESSION_LOSSES = ("mse", "huber")
+"""Losses for a regression target: mean squared error, or Huber (squared near zero, linear beyond 1
+standard deviation of the target, so a few outliers pull less)."""
+
+
 @dataclass
 class TrainConfig:
     """How to train. The budget rule: train until validation macro-F1 stops improving.
@@ -79,6 +84,7 @@ class TrainConfig:
     bf16: bool = False
     schedule: str = "plateau"
     time_budget: float | None = None  # seconds per training run; None: no limit
+    regression_loss: str = "mse"  # for a regression task: "mse" or "huber"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -102,6 +108,10 @@ class TrainConfig:
             raise ConfigError(f"modality dropout must be in [0, 1), got {self.modality_dropout}")
         if self.optimizer not in ("adam", "adamw", "sgd"):
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of: adam, adamw, sgd")
+        if self.regression_loss not in REGRESSION_LOSSES:
+            raise ConfigError(
+                f"unknown regression loss {self.regression_loss!r}; choose one of: {', '.join(REGRESSION_LOSSES)}"
+            )
 
 
 @dataclass

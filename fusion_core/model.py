@@ -118,7 +118,9 @@ def count_parameters(module: nn.Module) -> int:
 # building from configuration
 
 
-def build_model(specs: Mapping[str, InputSpec], num_classes: int, config: ModelConfig) -> FusionModel:
+def build_model(
+    specs: Mapping[str, InputSpec], num_classes: int, config: ModelConfig, *, task: str = "classification"
+) -> FusionModel:
     """Build the encoders and the fusion method that ``config`` describes for these inputs.
 
     Each modality gets the encoder named in ``config.encoders`` or, failing that, the
@@ -133,7 +135,9 @@ def build_model(specs: Mapping[str, InputSpec], num_classes: int, config: ModelC
     names = list(specs)
     if not names:
         raise ConfigError("there are no modalities to build a model from; the dataset needs at least one")
-    if num_classes < 2:
+    if task == "regression":
+        num_classes = 1  # the head predicts one number
+    elif num_classes < 2:
         raise ConfigError(
             f"a classifier needs at least 2 classes, got {num_classes}; check the target column"
         )

@@ -1,0 +1,111 @@
+"""Regression targets: task inference, metrics, heads, training and the product-of-two-modalities lesson."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fusion_core.config import ModelConfig, TrainConfig
+from fusion_core.data.types import PreparedData, PreparedModality, Splits, infer_task
+from fusion_core.errors import ConfigError
+from fusion_core.fusion import FUSIONS
+from fusion_core.metrics import regression_metrics
+from fusion_core.model import build_model
+from fusion_core.training import fit, predict
+
+
+def product_data(n: int = 1200, seed: int = 0, scale: float = 50.0, offset: float = 10.0) -> PreparedData:
+    """Two modalities each holding one scalar (among distractors); the target is their product.
+
+    The target is reported in its own units (``scale * a * b + offset``) to show that training
+    standardises it and predictions come back in those units.
+    """
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(-1.5, 1.5, n), rng.uniform(-1.5, 1.5, n)
+    target = scale * a * b + offset
+
+    def modality(name: str, signal: np.ndarray) -> PreparedModality:
+        values = np.concatenate([signal[:, None], rng.standard_normal((n, 3))], axis=1).astype(np.float32)
+        return PreparedModality(
+            name, "tabular", "vector", torch.from_numpy(values), torch.ones(n, dtype=torch.bool)
+        )
+
+    order = torch.from_numpy(rng.permutation(n))
+    n_val, n_test = n // 6, n // 6
+    return PreparedData(
+        dataset_name="product",
+        modalities={"A": modality("A", a), "B": modality("B", b)},
+        labels=torch.tensor(target, dtype=torch.float32),
+        class_names=[],
+        ids=[f"s{i}" for i in range(n)],
+        splits=Splits(order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test]),
+        task="regression",
+    )
+
+
+def test_task_is_inferred_from_a_numeric_label_with_many_values():
+    assert infer_task(pd.Series(np.linspace(0, 1, 50))) == "regression"
+    assert infer_task(pd.Series([0, 1, 2, 1, 0] * 10)) == "classification"
+    assert infer_task(pd.Series([f"c{i}" for i in range(50)])) == "classification"
+
+
+def test_regression_metrics_match_their_definitions():
+    metrics = regression_metrics([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 5.0])
+    assert metrics == {"mae": 0.25, "rmse": 0.5, "r2": pytest.approx(0.8)}
+    assert regression_metrics([1.0, 2.0, 3.0], [2.0, 2.0, 2.0])["r2"] == pytest.approx(0.0)
+
+
+def test_unknown_regression_loss_says_which_exist():
+    with pytest.raises(ConfigError, match="mse, huber"):
+        TrainConfig(regression_loss="l1")
+
+
+@pytest.mark.parametrize(
+    "method", sorted(n for n in FUSIONS.names() if not FUSIONS.get(n).per_modality_baseline)
+)
+def test_every_fusion_method_predicts_one_number(method):
+    data = product_data(n=64)
+    model = build_model(data.input_specs(), 0, ModelConfig(fusion=method), task="regression")
+    inputs = {name: m.values[:8] for name, m in data.modalities.items()}
+    masks = {name: m.present[:8].clone() for name, m in data.modalities.items()}
+    masks["B"][:4] = False
+    out = model(inputs, masks)
+    assert out.shape == (8, 1) and torch.isfinite(out).all()
+
+
+def _r2(method: str, data: PreparedData, loss: str = "mse") -> float:
+    model = build_model(
+        data.input_specs(), 0, ModelConfig(fusion=method, embedding_dim=32), task="regression"
+    )
+    train = TrainConfig(
+        epochs=40, batch_size=64, lr=1e-2, seed=0, device="cpu", patience=8, regression_loss=loss
+    )
+    result = fit(model, data, train)
+    assert result.history[-1].val_r2 is not None
+    _, values = predict(model, data, data.splits.test, device="cpu")
+    return regression_metrics(data.labels[data.splits.test].numpy(), values)["r2"]
+
+
+@pytest.mark.slow
+def test_product_of_two_modalities_needs_a_method_that_multiplies():
+    data = product_data()
+    r2 = {m: _r2(m, data) for m in ("concat", "tensor", "late", "only:A", "only:B")}
+    print(r2)
+    assert r2["concat"] >= 0.9 and r2["tensor"] >= 0.9, r2
+    assert r2["late"] < 0.3 and r2["only:A"] < 0.3 and r2["only:B"] < 0.3, r2
+
+
+def test_predictions_come_back_in_the_targets_units_with_huber_loss():
+    data = product_data(n=600)
+    mean, std = data.target_scale()
+    assert mean == pytest.approx(float(data.labels[data.splits.train].mean()), rel=1e-4) and std > 10
+    model = build_model(
+        data.input_specs(), 0, ModelConfig(fusion="tensor", embedding_dim=16), task="regression"
+    )
+    fit(model, data, TrainConfig(epochs=15, batch_size=64, lr=1e-2, device="cpu", regression_loss="huber"))
+    _, values = predict(model, data, data.splits.test, device="cpu")
+    truth = data.labels[data.splits.test].numpy()
+    metrics = regression_metrics(truth, values)
+    assert metrics["r2"] > 0.5 and abs(values.mean() - truth.mean()) < 0.3 * truth.std()
