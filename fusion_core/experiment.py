@@ -33,7 +33,7 @@ from fusion_core.baselines import (
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.data.types import Dataset, InputSpec, PreparedData, Splits
 from fusion_core.errors import ConfigError, FusionExplorerError
-from fusion_core.metrics import compute_metrics
+from fusion_core.metrics import compute_metrics, regression_metrics
 from fusion_core.stats import BASELINE_PREFIX, PairedDifference, comparison_statistics, noise_verdict
 from fusion_core.training import BatchProgress, EpochLog, budget_rule, fit, predict, seed_everything
 
@@ -77,6 +77,7 @@ class RunResult:
     preprocessing_state: dict  # the fitted preprocessing, per modality (PreparedData.state)
     preprocessing: dict = field(default_factory=dict)  # the options it was fitted with, defaults filled in
     input_specs: dict[str, InputSpec] = field(default_factory=dict)  # what the model was built for
+    task: str = "classification"  # for regression y_true/y_pred are values and metrics MAE, RMSE, R²
 
     def predict(self, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and predicted class indices for every sample of ``dataset``."""
@@ -125,7 +126,7 @@ def run_experiment(
         prepared = prepare(load_dataset(config.data.source), config.data)
 
     seed_everything(config.train.seed)  # the same seed gives the same initial weights
-    model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+    model = build_model(prepared.input_specs(), prepared.num_classes, config.model, task=prepared.task)
     result = train_and_score(
         model,
         config,
@@ -181,7 +182,9 @@ def train_and_score(
         dataset_name=prepared.dataset_name,
         seed=config.train.seed,
         fold=fold,
-        metrics=compute_metrics(y_true, predictions, probabilities, prepared.class_names),
+        metrics=regression_metrics(y_true, predictions)
+        if prepared.task == "regression"
+        else compute_metrics(y_true, predictions, probabilities, prepared.class_names),
         history=trained.history,
         class_names=list(prepared.class_names),
         test_ids=[prepared.ids[i] for i in test_rows.tolist()],
@@ -198,6 +201,7 @@ def train_and_score(
         preprocessing_state=prepared.state,
         preprocessing=prepared.preprocessing,
         input_specs=specs,
+        task=prepared.task,
     )
 
 
@@ -325,7 +329,7 @@ def run_one(
         except FusionExplorerError as exc:
             return RunProblem(method, "failed", f"failed while fitting: {exc}", seed, fold)
     try:
-        model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+        model = build_model(prepared.input_specs(), prepared.num_classes, config.model, task=prepared.task)
     except ConfigError as exc:
         return RunProblem(method, "skipped", f"cannot be built for this data: {exc}", seed, fold)
     try:

@@ -109,3 +109,63 @@ def test_predictions_come_back_in_the_targets_units_with_huber_loss():
     truth = data.labels[data.splits.test].numpy()
     metrics = regression_metrics(truth, values)
     assert metrics["r2"] > 0.5 and abs(values.mean() - truth.mean()) < 0.3 * truth.std()
+
+
+def _product_bundle(folder, n: int = 240, task: str | None = None, rounded: bool = False):
+    """A folder bundle: two tabular modalities, a product target with many distinct values."""
+    import json
+
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
+    table = pd.DataFrame(
+        {
+            "id": [f"s{i}" for i in range(n)],
+            "a_x": a,
+            "a_noise": rng.normal(size=n),
+            "b_x": b,
+            "label": np.clip(np.round(3 * a * b), -2, 2).astype(int) if rounded else 5 * a * b,
+        }
+    )
+    table.to_csv(folder / "manifest.csv", index=False)
+    schema = {
+        "modalities": {
+            "A": {"type": "tabular", "columns": ["a_x", "a_noise"]},
+            "B": {"type": "tabular", "columns": ["b_x"]},
+        }
+    }
+    if task:
+        schema["task"] = task
+    (folder / "schema.json").write_text(json.dumps(schema))
+    return folder
+
+
+def test_a_bundle_with_a_numeric_target_trains_as_regression_end_to_end(tmp_path):
+    from fusion_core.config import DataConfig, ExperimentConfig
+    from fusion_core.data import load_dataset
+    from fusion_core.experiment import run_experiment
+    from fusion_core.modalities import prepare
+
+    dataset = load_dataset(_product_bundle(tmp_path))
+    assert dataset.task == "regression" and dataset.class_names == []
+    prepared = prepare(dataset, DataConfig(), cache=False)
+    assert prepared.task == "regression" and prepared.num_outputs == 1
+    config = ExperimentConfig(
+        model=ModelConfig(fusion="tensor", embedding_dim=16), train=TrainConfig(epochs=3, device="cpu")
+    )
+    result = run_experiment(config, prepared=prepared)
+    assert result.task == "regression" and set(result.metrics) == {"mae", "rmse", "r2"}
+    assert result.y_pred.dtype == np.float64 and len(result.y_pred) == len(prepared.splits.test)
+
+
+def test_schema_sets_the_task_and_rejects_an_unknown_one(tmp_path):
+    from fusion_core.data import load_dataset
+    from fusion_core.data.schema import with_schema
+    from fusion_core.errors import DataError
+
+    # 5 distinct whole numbers: a regression target by inference only from 20 values on
+    chosen = load_dataset(_product_bundle(tmp_path, task="classification", rounded=True))
+    assert chosen.task == "classification" and len(chosen.class_names) == 5
+    assert with_schema(chosen, task="regression").task == "regression"  # the user's change in the report
+    (tmp_path / "schema.json").write_text('{"task": "ranking"}')
+    with pytest.raises(DataError, match="classification, regression"):
+        load_dataset(tmp_path)

@@ -62,9 +62,10 @@ def prepare(
     labels = dataset.label_indices()
     if splits is None:
         from fusion_core.data import make_splits
+        from fusion_core.data.splits import value_strata
 
         splits = make_splits(
-            labels,
+            value_strata(labels) if dataset.task == "regression" else labels,
             val_fraction=data_config.val_fraction,
             test_fraction=data_config.test_fraction,
             seed=data_config.split_seed,
@@ -99,6 +100,7 @@ def prepare(
         state=state,
         preprocessing=preprocessing,
         content_hash=dataset.content_hash,
+        task=dataset.task,
     )
     if cache:
         _store_cached(key, prepared)
