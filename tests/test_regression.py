@@ -169,3 +169,15 @@ def test_schema_sets_the_task_and_rejects_an_unknown_one(tmp_path):
     (tmp_path / "schema.json").write_text('{"task": "ranking"}')
     with pytest.raises(DataError, match="classification, regression"):
         load_dataset(tmp_path)
+
+
+def test_regression_figures_draw_the_values_they_are_given():
+    from fusion_core import plots
+
+    truth, predicted = np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.0])
+    scatter = plots.predicted_vs_true_figure(truth, predicted)
+    assert list(scatter.data[0].x) == [1.0, 2.0, 3.0] and scatter.layout.shapes[0].x1 == 3.0
+    residuals = plots.residuals_figure(truth, predicted)
+    assert list(residuals.data[0].y) == [-0.5, 0.0, 1.0]
+    bars = plots.subset_error_figure({"A + B": 0.2, "A": 1.0, "B": 0.9, "none": 1.1})
+    assert list(bars.data[0].y) == [0.2, 1.0, 0.9, 1.1] and bars.data[0].marker.color[0] == plots.FUSION_COLOR

@@ -11,7 +11,8 @@ dataclasses or, after a round trip through JSON, as dicts; both are accepted.
 - ``run``: one run (confusion matrix, per-class scores, curves, ROC);
 - ``comparison``: several runs (scores by method, gain over a single modality, tuning, efficiency);
 - ``previews``: raw inputs (series, spectrograms);
-- ``analysis``: contributions, Shapley values, weights, gradients, projections, the lab.
+- ``analysis``: contributions, Shapley values, weights, gradients, projections, the lab;
+- ``regression``: predicted against true, residuals, error per modality subset.
 """
 
 from fusion_core.plots.analysis import (
@@ -36,6 +37,11 @@ from fusion_core.plots.comparison import (
 from fusion_core.plots.previews import (
     series_figure,
     spectrogram_figure,
+)
+from fusion_core.plots.regression import (
+    predicted_vs_true_figure,
+    residuals_figure,
+    subset_error_figure,
 )
 from fusion_core.plots.run import (
     class_balance_figure,
@@ -67,6 +73,9 @@ from fusion_core.plots.style import (
 )
 
 __all__ = [
+    "predicted_vs_true_figure",
+    "residuals_figure",
+    "subset_error_figure",
     "BASELINE_COLOR",
     "F1_COLOR",
     "FUSION_COLOR",
