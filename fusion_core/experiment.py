@@ -78,6 +78,7 @@ class RunResult:
     preprocessing: dict = field(default_factory=dict)  # the options it was fitted with, defaults filled in
     input_specs: dict[str, InputSpec] = field(default_factory=dict)  # what the model was built for
     task: str = "classification"  # for regression y_true/y_pred are values and metrics MAE, RMSE, R²
+    target_scale: tuple[float, float] = (0.0, 1.0)  # regression: the training targets' mean and std
 
     def predict(self, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and predicted class indices for every sample of ``dataset``."""
@@ -202,6 +203,7 @@ def train_and_score(
         preprocessing=prepared.preprocessing,
         input_specs=specs,
         task=prepared.task,
+        target_scale=prepared.target_scale(),
     )
 
 
@@ -248,6 +250,8 @@ def prepare_for_run(result: RunResult, dataset: Dataset, *, check_new: bool = Fa
         class_names=list(result.class_names),
         ids=dataset.ids,
         splits=Splits(everything, everything[:0], everything[:0]),
+        task=result.task,
+        target_stats=tuple(result.target_scale),
     )
 
 

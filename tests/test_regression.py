@@ -181,3 +181,29 @@ def test_regression_figures_draw_the_values_they_are_given():
     assert list(residuals.data[0].y) == [-0.5, 0.0, 1.0]
     bars = plots.subset_error_figure({"A + B": 0.2, "A": 1.0, "B": 0.9, "none": 1.1})
     assert list(bars.data[0].y) == [0.2, 1.0, 0.9, 1.1] and bars.data[0].marker.color[0] == plots.FUSION_COLOR
+
+
+def test_a_saved_regression_run_predicts_values_in_the_targets_units(tmp_path):
+    from fusion_core.config import DataConfig, ExperimentConfig
+    from fusion_core.data import load_dataset
+    from fusion_core.experiment import run_experiment
+    from fusion_core.modalities import prepare
+    from fusion_core.predict import predict_source
+    from fusion_core.runs import RunStore
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    prepared = prepare(load_dataset(_product_bundle(bundle)), DataConfig(), cache=False)
+    config = ExperimentConfig(
+        model=ModelConfig(fusion="late", embedding_dim=8), train=TrainConfig(epochs=2, device="cpu")
+    )
+    store = RunStore(tmp_path / "runs")
+    result = run_experiment(config, prepared=prepared, store=store)
+    again = store.load(result.run_id)
+    assert again.task == "regression" and again.metrics["r2"] == pytest.approx(result.metrics["r2"])
+    np.testing.assert_allclose(again.y_pred, result.y_pred)
+    predictions = predict_source(again, str(bundle))
+    assert "predicted" in predictions.table and not any(c.startswith("prob_") for c in predictions.table)
+    assert set(predictions.metrics) == {"mae", "rmse", "r2"}
+    test = predictions.table.set_index("id").loc[result.test_ids, "predicted"].to_numpy()
+    np.testing.assert_allclose(test, result.y_pred, rtol=1e-4, atol=1e-4)  # the same values, in target units

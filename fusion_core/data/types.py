@@ -160,6 +160,8 @@ class PreparedData:
     task: str = "classification"
     """One of ``TASKS``. For regression ``labels`` are float values in the target's own units and
     ``class_names`` is empty; training standardises them on the training split (``target_scale``)."""
+    target_stats: tuple[float, float] | None = None
+    """A trained run's target mean and standard deviation, for data prepared to predict."""
 
     @property
     def num_classes(self) -> int:
@@ -178,6 +180,8 @@ class PreparedData:
         """Mean and standard deviation of the training targets (regression); ``(0, 1)`` otherwise."""
         if self.task != "regression":
             return 0.0, 1.0
+        if self.target_stats is not None:
+            return self.target_stats
         train = self.labels[self.splits.train].double()
         std = float(train.std()) if len(train) > 1 else 1.0
         return float(train.mean()) if len(train) else 0.0, std if std > 0 else 1.0

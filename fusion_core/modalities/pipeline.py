@@ -284,6 +284,7 @@ def _to_payload(prepared: PreparedData) -> dict[str, Any]:
         "state": json.dumps(prepared.state),
         "preprocessing": json.dumps(prepared.preprocessing),
         "content_hash": prepared.content_hash,
+        "task": prepared.task,
         "modalities": {
             name: {
                 "type": m.type,
@@ -325,4 +326,5 @@ def _from_payload(payload: dict[str, Any]) -> PreparedData:
         state=json.loads(payload["state"]),
         preprocessing=json.loads(payload["preprocessing"]),
         content_hash=payload["content_hash"],
+        task=payload.get("task", "classification"),
     )
