@@ -31,7 +31,7 @@ from fusion_core.baselines import (
     run_baseline,
 )
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from fusion_core.data.types import Dataset, InputSpec, PreparedData, Splits
+from fusion_core.data.types import MAIN_METRIC, Dataset, InputSpec, PreparedData, Splits
 from fusion_core.errors import ConfigError, FusionExplorerError
 from fusion_core.metrics import compute_metrics, regression_metrics
 from fusion_core.stats import BASELINE_PREFIX, PairedDifference, comparison_statistics, noise_verdict
@@ -404,6 +404,7 @@ def compare(
     (a run cut short is not returned or saved).
     """
     from fusion_core.data import kfold_splits, load_dataset
+    from fusion_core.data.splits import value_strata
     from fusion_core.modalities import prepare
 
     train = train or TrainConfig()
@@ -422,7 +423,9 @@ def compare(
     else:
         fold_splits = list(
             kfold_splits(
-                dataset.label_indices(),
+                value_strata(dataset.label_indices())
+                if dataset.task == "regression"
+                else dataset.label_indices(),
                 folds=folds,
                 seed=data_config.split_seed,
                 val_fraction=data_config.val_fraction,
@@ -522,8 +525,9 @@ def resolve_methods(
 def summarize(
     results: Sequence[RunResult], *, statistics: dict[str, dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
-    """One row per method: mean and spread of macro-F1 over its runs, cost, gain over unimodal,
-    and paired differences with 95 % intervals.
+    """One row per method: mean and spread of the task's main score over its runs (``metric``:
+    ``macro_f1``, or ``r2`` for regression, so ``macro_f1_mean`` or ``r2_mean``), cost, gain over
+    unimodal, and paired differences with 95 % intervals. Rows are sorted by that score.
 
     ``macro_f1_std`` is the sample standard deviation over seeds and folds (0 for a
     single run). ``gain_over_best_unimodal`` is the method's mean macro-F1 minus the
@@ -541,16 +545,19 @@ def summarize(
     def as_dict(difference: PairedDifference | None) -> dict[str, Any] | None:
         return None if difference is None else difference.to_dict()
 
+    task = results[0].task if results else "classification"
+    metric = MAIN_METRIC[task]
     rows = []
     for method, runs in by_method.items():
-        f1 = np.array([r.metrics["macro_f1"] for r in runs], dtype=float)
+        scores = np.array([r.metrics[metric] for r in runs], dtype=float)
+        row: dict[str, Any] = {"method": method, "runs": len(runs), "metric": metric}
+        row[f"{metric}_mean"] = float(scores.mean())
+        row[f"{metric}_std"] = float(scores.std(ddof=1)) if len(runs) > 1 else 0.0
+        for other in ("accuracy",) if task == "classification" else ("mae", "rmse"):
+            row[f"{other}_mean"] = float(np.mean([r.metrics[other] for r in runs]))
         rows.append(
             {
-                "method": method,
-                "runs": len(runs),
-                "macro_f1_mean": float(f1.mean()),
-                "macro_f1_std": float(f1.std(ddof=1)) if len(runs) > 1 else 0.0,
-                "accuracy_mean": float(np.mean([r.metrics["accuracy"] for r in runs])),
+                **row,
                 "params": int(runs[0].params),
                 "train_seconds_mean": float(np.mean([r.train_seconds for r in runs])),
                 "epochs_mean": float(np.mean([r.epochs_run for r in runs])),
@@ -560,9 +567,10 @@ def summarize(
                 "vs_best": as_dict(statistics[method]["vs_best"]),
             }
         )
-    baselines = [row["macro_f1_mean"] for row in rows if row["method"].startswith(BASELINE_PREFIX)]
+    key = f"{metric}_mean"
+    baselines = [row[key] for row in rows if row["method"].startswith(BASELINE_PREFIX)]
     best_baseline = max(baselines) if baselines else None
     for row in rows:
-        gain = None if best_baseline is None else row["macro_f1_mean"] - best_baseline
+        gain = None if best_baseline is None else row[key] - best_baseline
         row["gain_over_best_unimodal"] = gain if gain is None or math.isfinite(gain) else None
-    return sorted(rows, key=lambda row: row["macro_f1_mean"], reverse=True)
+    return sorted(rows, key=lambda row: row[key], reverse=True)

@@ -207,3 +207,25 @@ def test_a_saved_regression_run_predicts_values_in_the_targets_units(tmp_path):
     assert set(predictions.metrics) == {"mae", "rmse", "r2"}
     test = predictions.table.set_index("id").loc[result.test_ids, "predicted"].to_numpy()
     np.testing.assert_allclose(test, result.y_pred, rtol=1e-4, atol=1e-4)  # the same values, in target units
+
+
+@pytest.mark.slow
+def test_compare_ranks_regression_by_r2_with_sk_regressors_and_gain_over_unimodal(tmp_path):
+    from fusion_core.config import DataConfig
+    from fusion_core.experiment import compare, summarize
+
+    bundle = _product_bundle(tmp_path, n=300)
+    comparison = compare(
+        DataConfig(source=str(bundle)),
+        ["tensor", "only:A", "sk:logreg:early", "sk:gbdt:early"],
+        train=TrainConfig(epochs=25, lr=1e-2, device="cpu", patience=8),
+        model_template=ModelConfig(embedding_dim=16),
+    )
+    rows = summarize(comparison.runs)
+    assert all(row["metric"] == "r2" and "macro_f1_mean" not in row for row in rows)
+    r2 = {row["method"]: row["r2_mean"] for row in rows}
+    assert [row["method"] for row in rows] == sorted(r2, key=r2.get, reverse=True)
+    assert r2["sk:gbdt:early"] > 0.5 > r2["sk:logreg:early"]  # trees can multiply, a linear model cannot
+    gains = {row["method"]: row["gain_over_best_unimodal"] for row in rows}
+    assert gains["tensor"] == pytest.approx(r2["tensor"] - r2["only:A"])
+    assert rows[0]["vs_best_unimodal"] is not None or rows[0]["method"] == "only:A"
