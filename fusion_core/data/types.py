@@ -34,6 +34,9 @@ figures read the dataset's ``task``, never the label's dtype."""
 MAIN_METRIC = {"classification": "macro_f1", "regression": "r2"}
 """The score that ranks methods, picks the best epoch and decides early stopping, per task."""
 
+METRIC_NAMES = {"macro_f1": "macro-F1", "r2": "R²"}
+"""How each main metric is written in tables and messages."""
+
 REGRESSION_MIN_DISTINCT = 20
 """A numeric label with at least this many distinct values is inferred to be a regression target."""
 
