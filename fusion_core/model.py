@@ -62,6 +62,7 @@ class FusionModel(nn.Module):
         self.specs = dict(specs or {name: encoder.spec for name, encoder in encoders.items()})
         self.config = config
         self.num_classes = fusion.num_classes
+        self.task = fusion.task  # "regression" when the head predicts one number
 
     def encode(
         self, inputs: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None

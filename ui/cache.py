@@ -159,7 +159,7 @@ def model_summary(digest: str, schema_text: str, config_text: str, _dataset: Any
 
     config = ExperimentConfig.from_json(config_text)
     prepared = prepare(_dataset, config.data)
-    model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+    model = build_model(prepared.input_specs(), prepared.num_classes, config.model, task=prepared.task)
     types = {name: spec.type for name, spec in _dataset.modalities.items()}
     return int(count_parameters(model)), model_diagram(model, types=types)
 
