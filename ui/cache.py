@@ -32,7 +32,9 @@ MAX_PREVIEWS = 64
 
 def schema_key(edit: SchemaEdit) -> str:
     """A stable text for the cache key of a schema correction."""
-    return json.dumps({"modalities": edit.modalities, "target": edit.target}, sort_keys=True)
+    return json.dumps(
+        {"modalities": edit.modalities, "target": edit.target, "task": edit.task}, sort_keys=True
+    )
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -55,7 +57,7 @@ def _corrected(digest: str, schema_text: str, _dataset: Any) -> Any:
     from fusion_core.data import with_schema
 
     edit = json.loads(schema_text)
-    return with_schema(_dataset, modalities=edit["modalities"], target=edit["target"])
+    return with_schema(_dataset, modalities=edit["modalities"], target=edit["target"], task=edit.get("task"))
 
 
 def original_dataset(choice: DatasetChoice) -> Any:

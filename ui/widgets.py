@@ -468,7 +468,13 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
     """The data report: counts, modalities, class balance, notes and warnings."""
     first, second, third = st.columns(3)
     first.metric("Samples", report["samples"], border=True)
-    second.metric("Classes", len(report["classes"]), border=True, help=f"Label column: {report['target']}")
+    regression = report.get("task") == "regression"
+    if regression:
+        second.metric("Task", "regression", border=True, help=f"Predict a number: column {report['target']}")
+    else:
+        second.metric(
+            "Classes", len(report["classes"]), border=True, help=f"Label column: {report['target']}"
+        )
     third.metric("Modalities", len(report["modalities"]), border=True)
     for warning in report["warnings"]:
         st.warning(warning, icon=":material/warning:")
@@ -491,7 +497,14 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
         if report["unused_columns"]:
             st.caption("Not used: " + ", ".join(report["unused_columns"]))
     with right:
-        st.plotly_chart(plots.class_balance_figure(report["classes"]), width="stretch", key=f"{key}_balance")
+        if regression:
+            summary = report["target_summary"]
+            st.markdown("**Target** (a number to predict; change the task below)")
+            st.dataframe([{k: round(v, 4) for k, v in summary.items()}], hide_index=True, key=f"{key}_target")
+        else:
+            st.plotly_chart(
+                plots.class_balance_figure(report["classes"]), width="stretch", key=f"{key}_balance"
+            )
 
 
 # --- schema corrections ---------------------------------------------------------------------------
@@ -518,7 +531,7 @@ def schema_table(dataset: Any) -> Any:
     return pd.DataFrame(rows, columns=["column", "use as", "modality", "type"])
 
 
-def edit_from_table(table: Any) -> state.SchemaEdit:
+def edit_from_table(table: Any, task: str | None = None) -> state.SchemaEdit:
     """Turn the edited table back into a correction for ``with_schema`` (checked there)."""
     modalities: dict[str, dict[str, Any]] = {}
     target = None
@@ -530,12 +543,23 @@ def edit_from_table(table: Any) -> state.SchemaEdit:
             name = str(row.get("modality") or "").strip() or str(row.get("type") or "tabular")
             entry = modalities.setdefault(name, {"type": row.get("type") or "tabular", "columns": []})
             entry["columns"].append(row["column"])
-    return state.SchemaEdit(modalities=modalities, target=target)
+    return state.SchemaEdit(modalities=modalities, target=target, task=task)
 
 
 def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit | None:
-    """An editable table of columns; returns the correction when the user applies it."""
+    """An editable table of columns and the task; returns the correction when the user applies it."""
+    from fusion_core.data.types import TASKS
     from fusion_core.modalities import MODALITIES  # loads torch: only once a dataset is shown
+
+    task = st.selectbox(
+        "Task",
+        TASKS,
+        index=TASKS.index(dataset.task),
+        key=f"{key}_task_{dataset.content_hash[:12]}",
+        disabled=disabled,
+        help="Classification predicts one of a few classes; regression predicts a number. Inferred from the "
+        'label (a number with many distinct values is a regression target) or set in schema.json as "task".',
+    )
 
     edited = st.data_editor(
         schema_table(dataset),
@@ -570,5 +594,5 @@ def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit
         icon=":material/check:",
         help="Check the new grouping and use it on every page.",
     ):
-        return edit_from_table(edited)
+        return edit_from_table(edited, task=None if task == dataset.task else task)
     return None
