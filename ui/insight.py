@@ -78,6 +78,23 @@ def render_insight_panel(run: Any, *, key: str = "insight") -> None:
 
     for note in report["summary"]:
         st.markdown(f"- {_sentence(note)}")
+    if report["run"].get("task") == "regression":
+        tabs = st.tabs(["Modality contribution", "Error by modalities", "Gradients"])
+        with tabs[0]:
+            _contribution_tab(report["contribution"], key)
+        with tabs[1]:
+            st.plotly_chart(
+                plots.subset_error_figure(report["subset_errors"]),
+                width="stretch",
+                key=f"{key}_subset_errors",
+            )
+            st.caption(
+                "The test error (RMSE, in the target's units) when the model sees only these modalities; "
+                "the others are hidden as if missing. Lower is better."
+            )
+        with tabs[2]:
+            _gradients_tab(report["gradients"], key)
+        return
     tabs = st.tabs(["Modality contribution", "Gradients", "Exposed weights", "Fused space", "Misclassified"])
     with tabs[0]:
         _contribution_tab(report["contribution"], key)
@@ -92,8 +109,9 @@ def render_insight_panel(run: Any, *, key: str = "insight") -> None:
 
 
 def _contribution_tab(contribution: dict[str, Any], key: str) -> None:
+    score = "R²" if contribution.get("metric") == "r2" else "Macro-F1"
     st.markdown(
-        f"Macro-F1 with every modality: **{contribution['full']:.2f}**; with none: "
+        f"{score} with every modality: **{contribution['full']:.2f}**; with none: "
         f"**{contribution['empty']:.2f}**. {_sentence(contribution['note'])}"
     )
     left, right = st.columns(2)
@@ -113,10 +131,12 @@ def _contribution_tab(contribution: dict[str, Any], key: str) -> None:
             )
         else:
             st.info(contribution.get("shapley_note") or "Shapley values need at least one modality.")
+    metric = contribution.get("metric", "macro_f1")
+    score_name = "R²" if metric == "r2" else "macro-F1"
     with st.expander("Every subset of modalities"):
         st.dataframe(
             [
-                {"modalities present": ", ".join(row["present"]) or "(none)", "macro-F1": row["macro_f1"]}
+                {"modalities present": ", ".join(row["present"]) or "(none)", score_name: row[metric]}
                 for row in contribution["subsets"]
             ],
             hide_index=True,

@@ -294,9 +294,17 @@ METRIC_CARDS = (
 )
 
 
+REGRESSION_CARDS = (
+    ("r2", "R²", "1 is perfect, 0 is no better than always predicting the mean; negative is worse."),
+    ("mae", "MAE", "Mean absolute error, in the target's units."),
+    ("rmse", "RMSE", "Root mean squared error, in the target's units; large errors weigh more."),
+)
+
+
 def metric_cards(metrics: dict[str, Any], *, key: str) -> None:
-    columns = st.columns(len(METRIC_CARDS))
-    for column, (name, label, help_text) in zip(columns, METRIC_CARDS, strict=True):
+    cards = REGRESSION_CARDS if "r2" in metrics else METRIC_CARDS
+    columns = st.columns(len(cards))
+    for column, (name, label, help_text) in zip(columns, cards, strict=True):
         value = metrics.get(name)
         column.metric(label, "—" if value is None else f"{float(value):.3f}", help=help_text, border=True)
 

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from fusion_core.plots.style import (
     BASELINE_COLOR,
     FUSION_COLOR,
+    METRIC_TITLES,
     NEGATIVE_COLOR,
     POSITIVE_COLOR,
     _layout,
@@ -24,6 +25,7 @@ def contribution_figure(
 ) -> go.Figure:
     """Bars of the macro-F1 drop when each modality is hidden at test time, with the full score as a note."""
     drop: Mapping[str, float] = contribution["drop"]
+    score = METRIC_TITLES.get(contribution.get("metric", "macro_f1"), "macro-F1")
     names = sorted(drop, key=drop.__getitem__, reverse=True)
     fig = go.Figure(
         go.Bar(
@@ -34,12 +36,12 @@ def contribution_figure(
             textposition="outside",
             customdata=[[contribution["without"][n], contribution["alone"][n]] for n in names],
             hovertemplate=(
-                "hide %{x}: macro-F1 falls by %{y:.3f}<br>without it: %{customdata[0]:.3f}"
+                "hide %{x}: " + score + " falls by %{y:.3f}<br>without it: %{customdata[0]:.3f}"
                 "<br>with it alone: %{customdata[1]:.3f}<extra></extra>"
             ),
         )
     )
-    fig.update_yaxes(title="macro-F1 lost when hidden", zeroline=True)
+    fig.update_yaxes(title=f"{score} lost when hidden", zeroline=True)
     fig.update_xaxes(title="hidden modality")
     return _layout(fig, title, showlegend=False)
 

@@ -94,6 +94,8 @@ def method_scores_figure(
     )
     if title == SCORES_TITLE and all(s[4] == 1 for s in stats):
         title = f"{METRIC_TITLES.get(metric, metric)} by run"
+    elif title == SCORES_TITLE:
+        title = SCORES_TITLE.replace("Macro-F1", METRIC_TITLES.get(metric, metric))
     fig = go.Figure()
     for group, members in (
         (NEURAL_GROUP, [s for s in stats if not is_classical(s[1])]),
@@ -126,7 +128,10 @@ def method_scores_figure(
             annotation_position="top left",
         )
     fig.update_xaxes(type="category", title_text="method")
-    fig.update_yaxes(range=[0, 1.08], title_text=METRIC_TITLES.get(metric, metric))
+    # R² has no floor (a model worse than the mean is negative); the classification scores lie in [0, 1].
+    fig.update_yaxes(
+        range=None if metric == "r2" else [0, 1.08], title_text=METRIC_TITLES.get(metric, metric)
+    )
     return _layout(fig, title, showlegend=bool(classical))
 
 

@@ -114,9 +114,12 @@ def training_curves_figure(
     else:
         runs = {"": list(histories)}
     single = len(runs) == 1
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("loss", "validation macro-F1"), horizontal_spacing=0.12
+    # A regression run's epochs carry a validation R² instead of macro-F1.
+    regression = any(_field(e, "val_r2") is not None for history in runs.values() for e in history)
+    score_key, score_name = (
+        ("val_r2", "validation R²") if regression else ("val_macro_f1", "validation macro-F1")
     )
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", score_name), horizontal_spacing=0.12)
     palette = _palette(len(runs))
     for (label, history), color in zip(runs.items(), palette, strict=True):
         epochs = [int(_field(e, "epoch")) for e in history]
@@ -148,8 +151,8 @@ def training_curves_figure(
         fig.add_trace(
             go.Scatter(
                 x=epochs,
-                y=[float(_field(e, "val_macro_f1")) for e in history],
-                name=f"{prefix}validation macro-F1",
+                y=[float(_field(e, score_key)) for e in history],
+                name=f"{prefix}{score_name}",
                 mode="lines+markers",
                 line={"color": F1_COLOR if single else color},
                 legendgroup=label,
@@ -160,8 +163,9 @@ def training_curves_figure(
         )
     longest = max((len(history) for history in runs.values()), default=0)
     fig.update_xaxes(title_text="epoch", **({"tick0": 1, "dtick": 1} if longest <= 15 else {}))
-    fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_yaxes(title_text="squared error" if regression else "cross-entropy", row=1, col=1)
+    if not regression:  # R² can fall below 0
+        fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     return _layout(fig, title)
 
 
