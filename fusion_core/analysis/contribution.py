@@ -158,14 +158,15 @@ def _fall(result: Mapping, name: str) -> str:
 def contribution_note(result: Mapping) -> str:
     """Say in words which modality the model leans on most, and which it could do without."""
     drop: Mapping[str, float] = result["drop"]
+    score = METRIC_NAMES[result.get("metric", "macro_f1")]
     if len(drop) < 2:
         (name,) = drop
-        return f"the model reads only {name}; hiding it takes macro-F1 from {result['full']:.2f} to {result['empty']:.2f}"
+        return f"the model reads only {name}; hiding it takes {score} from {result['full']:.2f} to {result['empty']:.2f}"
     ranked = sorted(drop, key=drop.__getitem__, reverse=True)
     top, last = ranked[0], ranked[-1]
     if drop[top] - drop[last] < 0.02:
         costs = ", ".join(f"{name} {drop[name]:+.2f}" for name in ranked)
-        words = f"hiding any one modality costs about the same macro-F1 ({costs}; all present {result['full']:.2f})"
+        words = f"hiding any one modality costs about the same {score} ({costs}; all present {result['full']:.2f})"
     else:
         words = f"hiding {top} costs the most ({_fall(result, top)})"
         if drop[last] < 0.02:

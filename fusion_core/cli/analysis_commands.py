@@ -106,12 +106,16 @@ def analysis_text(report: dict[str, Any]) -> str:
     """A readable summary of ``analyze_run``'s report."""
     run = report["run"]
     contribution = report["contribution"]
+    regression = run.get("task") == "regression"
+    score = "R²" if regression else "macro-F1"
     lines = [
         f"run {run['run_id'] or '(unsaved)'} · {run['label']} · {run['method']} on {run['dataset']}",
-        f"test macro-F1 {run['macro_f1']:.3f} on {run['test_samples']} samples "
+        f"test R² {run['r2']:.3f} on {run['test_samples']} samples"
+        if regression
+        else f"test macro-F1 {run['macro_f1']:.3f} on {run['test_samples']} samples "
         f"({run['misclassified']} misclassified)",
         "",
-        "modality contribution (macro-F1 on the test split)",
+        f"modality contribution ({score} on the test split)",
     ]
     rows = [
         [
@@ -142,6 +146,13 @@ def analysis_text(report: dict[str, Any]) -> str:
             + ", ".join(f"{name} {value:.3g}" for name, value in gradients["mean"].items())
         )
     lines.append("  " + gradients["note"])
+    if regression:
+        lines += ["", "error with only these modalities (RMSE, in the target's units)"]
+        lines.append(
+            _indent(_table([[k, f"{v:.4g}"] for k, v in report["subset_errors"].items()], ["shown", "RMSE"]))
+        )
+        lines += ["", "in short"] + [f"  - {note}" for note in report["summary"]]
+        return "\n".join(lines)
     lines += ["", "weights the method exposes"]
     weights = report["weights"]
     for key, kind in weights["kinds"].items():
