@@ -81,10 +81,7 @@ def analyze_run(
     n_wrong = int(np.sum(np.asarray(run.y_true) != np.asarray(run.y_pred)))
     return {
         "run": {
-            "run_id": run.run_id,
-            "label": run.label,
-            "method": run.method,
-            "dataset": run.dataset_name,
+            **_run_header(run),
             "macro_f1": float(run.metrics.get("macro_f1", contribution["full"])),
             "test_samples": len(run.test_ids),
             "misclassified": n_wrong,
@@ -103,6 +100,10 @@ def analyze_run(
     }
 
 
+def _run_header(run: Any) -> dict[str, Any]:
+    return {"run_id": run.run_id, "label": run.label, "method": run.method, "dataset": run.dataset_name}
+
+
 def _regression_analysis(
     run: Any, model: Any, data: PreparedData, rows: torch.Tensor, contribution: dict
 ) -> dict:
@@ -111,10 +112,7 @@ def _regression_analysis(
     gradients = gradient_summary(run.history)
     return {
         "run": {
-            "run_id": run.run_id,
-            "label": run.label,
-            "method": run.method,
-            "dataset": run.dataset_name,
+            **_run_header(run),
             "task": "regression",
             "r2": run.metrics.get("r2"),
             "test_samples": len(run.test_ids),

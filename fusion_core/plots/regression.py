@@ -10,6 +10,14 @@ import plotly.graph_objects as go
 from fusion_core.plots.style import BASELINE_COLOR, FUSION_COLOR, NEGATIVE_COLOR, _layout
 
 
+def _points(x: np.ndarray, y: np.ndarray, hover: str) -> go.Figure:
+    """One marker per test sample, in the fusion colour."""
+    marker = {"color": FUSION_COLOR, "opacity": 0.6, "size": 6}
+    return go.Figure(
+        go.Scatter(x=x, y=y, mode="markers", marker=marker, hovertemplate=hover + "<extra></extra>")
+    )
+
+
 def predicted_vs_true_figure(
     y_true: Sequence[float] | np.ndarray,
     y_pred: Sequence[float] | np.ndarray,
@@ -20,15 +28,7 @@ def predicted_vs_true_figure(
     truth, predicted = np.asarray(y_true, float), np.asarray(y_pred, float)
     low = float(min(truth.min(), predicted.min())) if truth.size else 0.0
     high = float(max(truth.max(), predicted.max())) if truth.size else 1.0
-    fig = go.Figure(
-        go.Scatter(
-            x=truth,
-            y=predicted,
-            mode="markers",
-            marker={"color": FUSION_COLOR, "opacity": 0.6, "size": 6},
-            hovertemplate="true %{x:.3g}<br>predicted %{y:.3g}<extra></extra>",
-        )
-    )
+    fig = _points(truth, predicted, "true %{x:.3g}<br>predicted %{y:.3g}")
     fig.add_shape(
         type="line", x0=low, y0=low, x1=high, y1=high, line={"dash": "dash", "color": BASELINE_COLOR}
     )
@@ -45,15 +45,7 @@ def residuals_figure(
 ) -> go.Figure:
     """A shapeless band around zero is good; a curve or a funnel shows what the model misses."""
     truth, predicted = np.asarray(y_true, float), np.asarray(y_pred, float)
-    fig = go.Figure(
-        go.Scatter(
-            x=predicted,
-            y=truth - predicted,
-            mode="markers",
-            marker={"color": FUSION_COLOR, "opacity": 0.6, "size": 6},
-            hovertemplate="predicted %{x:.3g}<br>residual %{y:.3g}<extra></extra>",
-        )
-    )
+    fig = _points(predicted, truth - predicted, "predicted %{x:.3g}<br>residual %{y:.3g}")
     fig.add_hline(y=0, line_dash="dash", line_color=BASELINE_COLOR)
     fig.update_xaxes(title_text="predicted value")
     fig.update_yaxes(title_text="residual")
