@@ -27,10 +27,10 @@ class GreenhouseYield(SampleDataset):
         "(a number, in kg), which grows with soil nitrogen times light."
     )
     lesson = (
-        "Synergy in regression. Neither modality alone predicts the harvest (R² near 0), and neither "
-        "does late fusion, which only adds what each modality predicts on its own. Methods that let "
-        "the modalities interact (concat with its hidden layer, tensor fusion's products) reach R² "
-        "above 0.9."
+        "Synergy in regression: neither modality alone predicts the harvest (R² near zero), and neither "
+        "does late fusion, which only averages what each modality predicts on its own. Methods that let "
+        "the modalities interact (concat with its hidden layer, tensor fusion's products) explain over "
+        "90 % of the variance."
     )
     modalities = {"soil": "tabular", "climate": "tabular"}
     n_samples = 1500
