@@ -65,6 +65,11 @@ IMBALANCE_REMEDIES = tuple(REMEDY_HELP)
 """Training options against one modality dominating (see ``fusion_core.imbalance``)."""
 
 
+REGRESSION_LOSSES = ("mse", "huber")
+"""Losses for a regression target: mean squared error, or Huber (squared near zero, linear beyond 1
+standard deviation of the target, so a few outliers pull less)."""
+
+
 @dataclass
 class TrainConfig:
     """How to train. The budget rule: train until validation macro-F1 stops improving.
@@ -91,6 +96,7 @@ class TrainConfig:
     bf16: bool = False
     schedule: str = "plateau"
     time_budget: float | None = None  # seconds per training run; None: no limit
+    regression_loss: str = "mse"  # for a regression task: "mse" or "huber"
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -120,6 +126,10 @@ class TrainConfig:
             raise ConfigError(f"ogm_alpha must be positive, got {self.ogm_alpha}")
         if self.optimizer not in ("adam", "adamw", "sgd"):
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of: adam, adamw, sgd")
+        if self.regression_loss not in REGRESSION_LOSSES:
+            raise ConfigError(
+                f"unknown regression loss {self.regression_loss!r}; choose one of: {', '.join(REGRESSION_LOSSES)}"
+            )
 
 
 @dataclass

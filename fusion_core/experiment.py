@@ -32,9 +32,9 @@ from fusion_core.baselines import (
     run_baseline,
 )
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from fusion_core.data.types import Dataset, InputSpec, PreparedData, Splits
+from fusion_core.data.types import MAIN_METRIC, Dataset, InputSpec, PreparedData, Splits
 from fusion_core.errors import ConfigError, FusionExplorerError
-from fusion_core.metrics import compute_metrics
+from fusion_core.metrics import compute_metrics, regression_metrics
 from fusion_core.stats import BASELINE_PREFIX, PairedDifference, comparison_statistics, noise_verdict
 from fusion_core.training import BatchProgress, EpochLog, budget_rule, fit, predict, seed_everything
 
@@ -78,6 +78,8 @@ class RunResult:
     preprocessing_state: dict  # the fitted preprocessing, per modality (PreparedData.state)
     preprocessing: dict = field(default_factory=dict)  # the options it was fitted with, defaults filled in
     input_specs: dict[str, InputSpec] = field(default_factory=dict)  # what the model was built for
+    task: str = "classification"  # for regression y_true/y_pred are values and metrics MAE, RMSE, R²
+    target_scale: tuple[float, float] = (0.0, 1.0)  # regression: the training targets' mean and std
 
     def predict(self, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and predicted class indices for every sample of ``dataset``."""
@@ -126,7 +128,9 @@ def run_experiment(
                 prepared = prepare(load_dataset(config.data.source), config.data)
 
             seed_everything(config.train.seed)  # the same seed gives the same initial weights
-            model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+            model = build_model(
+                prepared.input_specs(), prepared.num_classes, config.model, task=prepared.task
+            )
             result = train_and_score(
                 model,
                 config,
@@ -187,7 +191,9 @@ def train_and_score(
         dataset_name=prepared.dataset_name,
         seed=config.train.seed,
         fold=fold,
-        metrics=compute_metrics(y_true, predictions, probabilities, prepared.class_names),
+        metrics=regression_metrics(y_true, predictions)
+        if prepared.task == "regression"
+        else compute_metrics(y_true, predictions, probabilities, prepared.class_names),
         history=trained.history,
         class_names=list(prepared.class_names),
         test_ids=[prepared.ids[i] for i in test_rows.tolist()],
@@ -204,6 +210,8 @@ def train_and_score(
         preprocessing_state=prepared.state,
         preprocessing=prepared.preprocessing,
         input_specs=specs,
+        task=prepared.task,
+        target_scale=prepared.target_scale(),
     )
 
 
@@ -250,6 +258,8 @@ def prepare_for_run(result: RunResult, dataset: Dataset, *, check_new: bool = Fa
         class_names=list(result.class_names),
         ids=dataset.ids,
         splits=Splits(everything, everything[:0], everything[:0]),
+        task=result.task,
+        target_stats=tuple(result.target_scale),
     )
 
 
@@ -331,7 +341,7 @@ def run_one(
         except FusionExplorerError as exc:
             return RunProblem(method, "failed", f"failed while fitting: {exc}", seed, fold)
     try:
-        model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+        model = build_model(prepared.input_specs(), prepared.num_classes, config.model, task=prepared.task)
     except ConfigError as exc:
         return RunProblem(method, "skipped", f"cannot be built for this data: {exc}", seed, fold)
     try:
@@ -402,6 +412,7 @@ def compare(
     (a run cut short is not returned or saved).
     """
     from fusion_core.data import kfold_splits, load_dataset
+    from fusion_core.data.splits import value_strata
     from fusion_core.modalities import prepare
 
     train = train or TrainConfig()
@@ -420,7 +431,9 @@ def compare(
     else:
         fold_splits = list(
             kfold_splits(
-                dataset.label_indices(),
+                value_strata(dataset.label_indices())
+                if dataset.task == "regression"
+                else dataset.label_indices(),
                 folds=folds,
                 seed=data_config.split_seed,
                 val_fraction=data_config.val_fraction,
@@ -522,8 +535,9 @@ def resolve_methods(
 def summarize(
     results: Sequence[RunResult], *, statistics: dict[str, dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
-    """One row per method: mean and spread of macro-F1 over its runs, cost, gain over unimodal,
-    and paired differences with 95 % intervals.
+    """One row per method: mean and spread of the task's main score over its runs (``metric``:
+    ``macro_f1``, or ``r2`` for regression, so ``macro_f1_mean`` or ``r2_mean``), cost, gain over
+    unimodal, and paired differences with 95 % intervals. Rows are sorted by that score.
 
     ``macro_f1_std`` is the sample standard deviation over seeds and folds (0 for a
     single run). ``gain_over_best_unimodal`` is the method's mean macro-F1 minus the
@@ -541,16 +555,19 @@ def summarize(
     def as_dict(difference: PairedDifference | None) -> dict[str, Any] | None:
         return None if difference is None else difference.to_dict()
 
+    task = results[0].task if results else "classification"
+    metric = MAIN_METRIC[task]
     rows = []
     for method, runs in by_method.items():
-        f1 = np.array([r.metrics["macro_f1"] for r in runs], dtype=float)
+        scores = np.array([r.metrics[metric] for r in runs], dtype=float)
+        row: dict[str, Any] = {"method": method, "runs": len(runs), "metric": metric}
+        row[f"{metric}_mean"] = float(scores.mean())
+        row[f"{metric}_std"] = float(scores.std(ddof=1)) if len(runs) > 1 else 0.0
+        for other in ("accuracy",) if task == "classification" else ("mae", "rmse"):
+            row[f"{other}_mean"] = float(np.mean([r.metrics[other] for r in runs]))
         rows.append(
             {
-                "method": method,
-                "runs": len(runs),
-                "macro_f1_mean": float(f1.mean()),
-                "macro_f1_std": float(f1.std(ddof=1)) if len(runs) > 1 else 0.0,
-                "accuracy_mean": float(np.mean([r.metrics["accuracy"] for r in runs])),
+                **row,
                 "params": int(runs[0].params),
                 "train_seconds_mean": float(np.mean([r.train_seconds for r in runs])),
                 "epochs_mean": float(np.mean([r.epochs_run for r in runs])),
@@ -560,9 +577,10 @@ def summarize(
                 "vs_best": as_dict(statistics[method]["vs_best"]),
             }
         )
-    baselines = [row["macro_f1_mean"] for row in rows if row["method"].startswith(BASELINE_PREFIX)]
+    key = f"{metric}_mean"
+    baselines = [row[key] for row in rows if row["method"].startswith(BASELINE_PREFIX)]
     best_baseline = max(baselines) if baselines else None
     for row in rows:
-        gain = None if best_baseline is None else row["macro_f1_mean"] - best_baseline
+        gain = None if best_baseline is None else row[key] - best_baseline
         row["gain_over_best_unimodal"] = gain if gain is None or math.isfinite(gain) else None
-    return sorted(rows, key=lambda row: row["macro_f1_mean"], reverse=True)
+    return sorted(rows, key=lambda row: row[key], reverse=True)

@@ -16,6 +16,8 @@ confusion_matrix  counts of (true class, predicted class); rows are true classes
 roc_auc         one-vs-rest area under the ROC curve from the probabilities (macro average);
                 None when no probabilities are given or a class has no true sample.
 
+For a regression task ``regression_metrics`` gives MAE, RMSE and R² instead; R² ranks methods.
+
 A score with nothing to divide by (a class never predicted) counts as 0, as
 ``zero_division=0`` does in scikit-learn.
 """
@@ -30,8 +32,11 @@ from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
+    mean_absolute_error,
     precision_recall_fscore_support,
+    r2_score,
     roc_auc_score,
+    root_mean_squared_error,
 )
 
 
@@ -95,3 +100,24 @@ def _roc_auc(y_true: np.ndarray, probabilities: np.ndarray | None, num_classes: 
             y_true, probabilities, multi_class="ovr", average="macro", labels=np.arange(num_classes)
         )
     )
+
+
+def regression_metrics(y_true: Sequence[float] | np.ndarray, y_pred: Sequence[float] | np.ndarray) -> dict:
+    """MAE, RMSE (in the target's units) and R² of predicted numbers, from scikit-learn.
+
+    R² is 1 for a perfect prediction, 0 for always predicting the mean, negative when worse.
+
+    >>> m = regression_metrics([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 5.0])
+    >>> m["mae"], m["rmse"], m["r2"]
+    (0.25, 0.5, 0.8)
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    if len(y_true) == 0:
+        return {"mae": None, "rmse": None, "r2": None}
+    r2 = float(r2_score(y_true, y_pred)) if len(y_true) > 1 else None
+    return {
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "rmse": float(root_mean_squared_error(y_true, y_pred)),
+        "r2": r2,
+    }

@@ -62,6 +62,7 @@ class FusionModel(nn.Module):
         self.specs = dict(specs or {name: encoder.spec for name, encoder in encoders.items()})
         self.config = config
         self.num_classes = fusion.num_classes
+        self.task = fusion.task  # "regression" when the head predicts one number
 
     def encode(
         self, inputs: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor] | None = None
@@ -118,7 +119,9 @@ def count_parameters(module: nn.Module) -> int:
 # building from configuration
 
 
-def build_model(specs: Mapping[str, InputSpec], num_classes: int, config: ModelConfig) -> FusionModel:
+def build_model(
+    specs: Mapping[str, InputSpec], num_classes: int, config: ModelConfig, *, task: str = "classification"
+) -> FusionModel:
     """Build the encoders and the fusion method that ``config`` describes for these inputs.
 
     Each modality gets the encoder named in ``config.encoders`` or, failing that, the
@@ -133,7 +136,9 @@ def build_model(specs: Mapping[str, InputSpec], num_classes: int, config: ModelC
     names = list(specs)
     if not names:
         raise ConfigError("there are no modalities to build a model from; the dataset needs at least one")
-    if num_classes < 2:
+    if task == "regression":
+        num_classes = 1  # the head predicts one number
+    elif num_classes < 2:
         raise ConfigError(
             f"a classifier needs at least 2 classes, got {num_classes}; check the target column"
         )

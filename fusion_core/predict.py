@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from fusion_core.baselines import is_baseline_method
-from fusion_core.data.types import Dataset, ModalitySpec
+from fusion_core.data.types import Dataset, ModalitySpec, PreparedData
 from fusion_core.errors import ConfigError, DataError
 from fusion_core.experiment import RunResult, prepare_for_run
-from fusion_core.metrics import compute_metrics
+from fusion_core.metrics import compute_metrics, regression_metrics
 from fusion_core.training import predict
 
 __all__ = ["Predictions", "check_predictable", "load_new_data", "predict_run", "predict_source"]
@@ -38,7 +38,9 @@ class Predictions:
 
     ``table`` columns: ``id``, ``predicted``, ``prob_<class>`` per class, ``present_<modality>``
     per modality (bool), ``missing`` (the absent modalities, comma-separated, empty when all
-    were there) and, for labelled data, ``true`` and ``correct``.
+    were there) and, for labelled data, ``true`` and ``correct``. A regression run's table has
+    the ``predicted`` value instead of probabilities (``class_names`` is empty) and, where the
+    new data has the target, ``true`` and ``error``.
     """
 
     run_id: str | None
@@ -141,17 +143,13 @@ def predict_run(run: RunResult, dataset: Dataset) -> Predictions:
     check_predictable(run)
     data = prepare_for_run(run, dataset, check_new=True)
     probabilities, predicted = predict(run.model, data, data.splits.train)
+    if run.task == "regression":
+        return _predicted_values(run, dataset, data, predicted)
     names = list(run.class_names)
     table = pd.DataFrame({"id": dataset.ids, "predicted": np.asarray(names, dtype=object)[predicted]})
     for i, name in enumerate(names):
         table[probability_column(name)] = probabilities[:, i]
-    modalities = list(data.modalities)
-    absent = []
-    for name in modalities:
-        present = data.modalities[name].present.numpy().astype(bool)
-        table[f"present_{name}"] = present
-        absent.append(np.where(present, "", name))
-    table["missing"] = [", ".join(n for n in row if n) for row in zip(*absent, strict=True)]
+    modalities = _presence_columns(table, data)
 
     notes, metrics = [], None
     labels = _labels(dataset, names)
@@ -171,6 +169,43 @@ def predict_run(run: RunResult, dataset: Dataset) -> Predictions:
     elif (labels != "").any():
         notes.append("only some samples have a label; no metrics were computed")
     prediction = Predictions(run.run_id, table, names, modalities, metrics, notes)
+    if prediction.incomplete_rows:
+        notes.append(
+            f"{prediction.incomplete_rows} of {len(table)} samples had a modality missing; they were "
+            "predicted from the modalities present, as in training (see the 'missing' column)"
+        )
+    return prediction
+
+
+def _presence_columns(table: pd.DataFrame, data: PreparedData) -> list[str]:
+    """Add ``present_<modality>`` and ``missing`` columns; return the modality names."""
+    modalities = list(data.modalities)
+    absent = []
+    for name in modalities:
+        present = data.modalities[name].present.numpy().astype(bool)
+        table[f"present_{name}"] = present
+        absent.append(np.where(present, "", name))
+    table["missing"] = [", ".join(n for n in row if n) for row in zip(*absent, strict=True)]
+    return modalities
+
+
+def _predicted_values(
+    run: RunResult, dataset: Dataset, data: PreparedData, values: np.ndarray
+) -> Predictions:
+    """A regression run's predictions: a ``predicted`` value column in the target's units (no
+    probabilities), and MAE, RMSE and R² when every new sample has a numeric target."""
+    table = pd.DataFrame({"id": dataset.ids, "predicted": values})
+    modalities = _presence_columns(table, data)
+    notes, metrics = [], None
+    if dataset.target in dataset.table.columns:
+        truth = pd.to_numeric(dataset.table[dataset.target], errors="coerce")
+        if truth.notna().all() and len(truth):
+            table["true"] = truth.to_numpy(dtype=float)
+            table["error"] = table["predicted"] - table["true"]
+            metrics = regression_metrics(table["true"].to_numpy(), values)
+        elif truth.notna().any():
+            notes.append("only some samples have a numeric target; no metrics were computed")
+    prediction = Predictions(run.run_id, table, [], modalities, metrics, notes)
     if prediction.incomplete_rows:
         notes.append(
             f"{prediction.incomplete_rows} of {len(table)} samples had a modality missing; they were "

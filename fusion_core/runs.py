@@ -430,15 +430,24 @@ def parse_run(read: Callable[[str], bytes | None], run_id: str) -> RunResult:
         metrics = data("metrics.json")
         history = [EpochLog(**log) for log in data("history.json")]
         class_names = [str(name) for name in record["class_names"]]
-        predictions = pd.read_csv(
-            io.StringIO(text("predictions.csv")), dtype={"id": str, "true": str, "predicted": str}
-        )
-        index_of = {name: i for i, name in enumerate(class_names)}
-        y_true = predictions["true"].map(index_of)
-        y_pred = predictions["predicted"].map(index_of)
-        if y_true.isna().any() or y_pred.isna().any():
-            raise RunFileError("predictions.csv names classes that run.json does not list")
-        probabilities = predictions[[_probability_column(c) for c in class_names]].to_numpy(dtype=np.float32)
+        task = str(record.get("task", "classification"))  # runs saved before regression existed
+        if task == "regression":
+            predictions = pd.read_csv(io.StringIO(text("predictions.csv")), dtype={"id": str})
+            y_true = predictions["true"].astype(float)
+            y_pred = predictions["predicted"].astype(float)
+            probabilities = y_pred.to_numpy(dtype=np.float64)[:, None]
+        else:
+            predictions = pd.read_csv(
+                io.StringIO(text("predictions.csv")), dtype={"id": str, "true": str, "predicted": str}
+            )
+            index_of = {name: i for i, name in enumerate(class_names)}
+            y_true = predictions["true"].map(index_of)
+            y_pred = predictions["predicted"].map(index_of)
+            if y_true.isna().any() or y_pred.isna().any():
+                raise RunFileError("predictions.csv names classes that run.json does not list")
+            probabilities = predictions[[_probability_column(c) for c in class_names]].to_numpy(
+                dtype=np.float32
+            )
         preprocessing_state, preprocessing_options = preprocessing["state"], preprocessing["options"]
         if not isinstance(preprocessing_state, dict) or not isinstance(metrics, dict):
             raise RunFileError("preprocessing_state.json or metrics.json is not a JSON object")
@@ -467,7 +476,7 @@ def parse_run(read: Callable[[str], bytes | None], run_id: str) -> RunResult:
     model = None
     weights_bytes = read(WEIGHTS_FILE)
     if weights_bytes is not None:
-        model = build_model(specs, len(class_names), config.model)
+        model = build_model(specs, len(class_names), config.model, task=task)
         try:
             weights = torch.load(io.BytesIO(weights_bytes), map_location="cpu", weights_only=True)
         except Exception as exc:  # weights_only refuses pickled code; a damaged file fails too
@@ -490,13 +499,15 @@ def parse_run(read: Callable[[str], bytes | None], run_id: str) -> RunResult:
         history=history,
         class_names=class_names,
         test_ids=predictions["id"].tolist(),
-        y_true=y_true.to_numpy(dtype=np.int64),
-        y_pred=y_pred.to_numpy(dtype=np.int64),
+        y_true=y_true.to_numpy(dtype=np.float64 if task == "regression" else np.int64),
+        y_pred=y_pred.to_numpy(dtype=np.float64 if task == "regression" else np.int64),
         probabilities=probabilities,
         model=model,
         preprocessing_state=preprocessing_state,
         preprocessing=preprocessing_options,
         input_specs=specs,
+        task=task,
+        target_scale=tuple(float(v) for v in record.get("target_scale", (0.0, 1.0))),
         **fields,
     )
 
@@ -546,6 +557,8 @@ def _probability_column(class_name: str) -> str:
 
 
 def _predictions_frame(result: RunResult) -> pd.DataFrame:
+    if result.task == "regression":  # values in the target's units, no probabilities
+        return pd.DataFrame({"id": result.test_ids, "true": result.y_true, "predicted": result.y_pred})
     names = np.asarray(result.class_names, dtype=object)
     frame = pd.DataFrame(
         {"id": result.test_ids, "true": names[result.y_true], "predicted": names[result.y_pred]}
@@ -565,6 +578,8 @@ def _run_record(result: RunResult, run_id: str) -> dict[str, Any]:
         "seed": result.seed,
         "fold": result.fold,
         "class_names": list(result.class_names),
+        "task": result.task,
+        "target_scale": list(result.target_scale),
         "params": result.params,
         "train_seconds": result.train_seconds,
         "epochs_run": result.epochs_run,
@@ -582,8 +597,9 @@ def _index_row(result: RunResult) -> tuple[Any, ...]:
         result.method,
         result.seed,
         result.fold,
-        float(result.metrics["macro_f1"]),
-        float(result.metrics["accuracy"]),
+        # a regression run has no macro-F1 or accuracy; its R² is in metrics.json
+        None if result.task == "regression" else float(result.metrics["macro_f1"]),
+        None if result.task == "regression" else float(result.metrics["accuracy"]),
         int(result.params),
         float(result.train_seconds),
         int(result.epochs_run),

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from fusion_core.data.types import MAIN_METRIC
+
 REPLICATES = 2000
 LEVEL = 0.95
 BASELINE_PREFIX = "only:"  # "only:<modality>": a method that sees one modality (see fusion_core.experiment)
@@ -75,6 +77,14 @@ def macro_f1_rows(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> n
     return f1.sum(axis=1) / np.maximum(occurs.sum(axis=1), 1)
 
 
+def r2_rows(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """R² of each row of ``(R, n)`` target and prediction arrays, as ``(R,)`` (as ``sklearn.metrics.r2_score``)."""
+    y_true, y_pred = np.atleast_2d(y_true), np.atleast_2d(y_pred)
+    residual = ((y_true - y_pred) ** 2).sum(axis=1)
+    total = ((y_true - y_true.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    return 1.0 - residual / np.maximum(total, 1e-12)
+
+
 def paired_difference(
     pairs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
     num_classes: int,
@@ -82,25 +92,33 @@ def paired_difference(
     reference: str = "",
     replicates: int = REPLICATES,
     seed: int = 0,
+    task: str = "classification",
 ) -> PairedDifference:
-    """Mean macro-F1 difference (A − B) over ``pairs`` of ``(y_true, pred_a, pred_b)``, with a 95 % interval.
+    """Mean difference (A − B) of the task's main score (macro-F1, or R² for regression) over
+    ``pairs`` of ``(y_true, pred_a, pred_b)``, with a 95 % interval.
 
     Each pair is one (seed, fold): both methods' predictions on the same test rows.
     """
     if not pairs:
         raise ValueError("a paired difference needs at least one pair of runs")
+    if task == "regression":
+        dtype = np.float64
+
+        def score(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+            return r2_rows(y, p)
+    else:
+        dtype = np.int64
+
+        def score(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+            return macro_f1_rows(y, p, num_classes)
+
     rng = np.random.default_rng(seed)
     observed, per_pair = [], []
     for y_true, pred_a, pred_b in pairs:
-        y_true, pred_a, pred_b = (np.asarray(a, dtype=np.int64) for a in (y_true, pred_a, pred_b))
-        observed.append(
-            macro_f1_rows(y_true, pred_a, num_classes)[0] - macro_f1_rows(y_true, pred_b, num_classes)[0]
-        )
+        y_true, pred_a, pred_b = (np.asarray(a, dtype=dtype) for a in (y_true, pred_a, pred_b))
+        observed.append(score(y_true, pred_a)[0] - score(y_true, pred_b)[0])
         rows = rng.integers(0, len(y_true), size=(replicates, len(y_true)))
-        per_pair.append(
-            macro_f1_rows(y_true[rows], pred_a[rows], num_classes)
-            - macro_f1_rows(y_true[rows], pred_b[rows], num_classes)
-        )
+        per_pair.append(score(y_true[rows], pred_a[rows]) - score(y_true[rows], pred_b[rows]))
     diffs = np.stack(per_pair)  # (pairs, replicates)
     drawn = rng.integers(0, len(pairs), size=(replicates, len(pairs)))  # the pairs each replicate uses
     boot = diffs[drawn, np.arange(replicates)[:, None]].mean(axis=1)
@@ -115,7 +133,8 @@ def comparison_statistics(runs: Sequence[Any], *, seed: int = 0) -> dict[str, di
     ``runs`` are ``RunResult``s of one comparison (same dataset). Runs pair up by
     (seed, fold) when they were scored on the same test rows. Returns
     ``{method: {"vs_best_unimodal": PairedDifference | None, "vs_best": … | None}}``,
-    with ``"best"`` and ``"best_unimodal"`` naming the references (by mean macro-F1).
+    with ``"best"`` and ``"best_unimodal"`` naming the references (by the mean of the task's main
+    score: macro-F1, or R² for regression).
     A method compared with itself, or with no common pairs, gets None.
     """
     by_method: dict[str, dict[tuple, Any]] = {}
@@ -123,8 +142,10 @@ def comparison_statistics(runs: Sequence[Any], *, seed: int = 0) -> dict[str, di
         by_method.setdefault(run.method, {})[(run.seed, run.fold)] = run
     if not by_method:
         return {}
+    task = runs[0].task
+    metric = MAIN_METRIC[task]
     means = {
-        method: float(np.mean([r.metrics["macro_f1"] for r in found.values()]))
+        method: float(np.mean([r.metrics[metric] for r in found.values()]))
         for method, found in by_method.items()
     }
     best = max(means, key=means.get)
@@ -142,7 +163,7 @@ def comparison_statistics(runs: Sequence[Any], *, seed: int = 0) -> dict[str, di
         ]
         if not pairs:
             return None
-        return paired_difference(pairs, num_classes, reference=reference, seed=seed)
+        return paired_difference(pairs, num_classes, reference=reference, seed=seed, task=task)
 
     return {
         method: {

@@ -70,10 +70,16 @@ class EpochLog:
     epoch: int  # 1-based
     train_loss: float
     val_loss: float
-    val_macro_f1: float
-    val_accuracy: float
+    val_macro_f1: float  # NaN for a regression task
+    val_accuracy: float  # NaN for a regression task
     grad_norms: dict[str, float]  # mean gradient norm reaching each modality's encoder this epoch
     seconds: float  # wall time since training started
+    val_r2: float | None = None  # a regression task's validation R² (None for classification)
+
+    @property
+    def val_score(self) -> float:
+        """The task's main validation score: macro-F1, or R² for regression."""
+        return self.val_macro_f1 if self.val_r2 is None else self.val_r2
 
 
 @dataclass
@@ -192,10 +198,10 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
     schedule = LearningRateSchedule(optimizer, config)
     class_weights = (
         inverse_frequency_weights(tensors.labels[train_rows], data.num_classes)
-        if config.class_weighting
+        if config.class_weighting and data.task == "classification"
         else None
     )
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights)
+    loss_fn = loss_function(data.task, config, class_weights)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
     watched: dict[str, list[nn.Parameter]] = {}  # each modality's encoder weights, for gradient norms
     for name, encoder in getattr(model, "encoders", {}).items():
@@ -206,7 +212,7 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
     watched_groups = list(watched.values())
 
     history: list[EpochLog] = []
-    best = (-math.inf, -math.inf)  # (val macro-F1, -val loss) of the best epoch so far
+    best = (-math.inf, -math.inf)  # (val score, -val loss) of the best epoch so far
     best_state: dict[str, torch.Tensor] | None = None
     best_epoch, epochs_without_gain = 0, 0
     stopped = "completed"
@@ -281,14 +287,16 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
                 )
             )
 
+        regression = data.task == "regression"
         log = EpochLog(
             epoch=epoch,
             train_loss=train_loss,
             val_loss=val_loss,
-            val_macro_f1=val_f1,
-            val_accuracy=val_accuracy,
+            val_macro_f1=math.nan if regression else val_f1,
+            val_accuracy=math.nan if regression else val_accuracy,
             grad_norms=dict(zip(watched, grad_means, strict=True)),
             seconds=time.perf_counter() - started,
+            val_r2=val_f1 if regression else None,
         )
         history.append(log)
         if on_epoch is not None:
@@ -402,10 +410,11 @@ def budget_rule(config: TrainConfig) -> str:
 
 
 def best_epoch(history: Sequence[EpochLog]) -> int:
-    """The epoch ``fit`` keeps: best validation macro-F1, ties to the lower validation loss (0 if none)."""
+    """The epoch ``fit`` keeps: best validation score (macro-F1, or R² for regression), ties to the
+    lower validation loss (0 if none)."""
     if not history:
         return 0
-    return max(history, key=lambda log: (log.val_macro_f1, -log.val_loss)).epoch
+    return max(history, key=lambda log: (log.val_score, -log.val_loss)).epoch
 
 
 def stop_explanation(stopped: str, history: Sequence[EpochLog], train: TrainConfig) -> str:
@@ -442,6 +451,8 @@ def predict(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities ``(n, C)`` and predicted class indices ``(n,)`` for ``rows`` of ``data``.
 
+    For a regression task: the predicted values ``(n, 1)`` and ``(n,)``, in the target's units.
+
     Runs on ``device`` (the model is moved there), else on the model's own device.
     """
     if device is None:
@@ -458,17 +469,31 @@ def predict(
             logits = logits_in_batches(model, tensors, everything, evaluation_batch_size(data, 1))
     finally:
         model.train(was_training)
+    if data.task == "regression":
+        mean, std = data.target_scale()
+        values = (logits.float()[:, 0].double() * std + mean).cpu().numpy()
+        return values[:, None], values
     probabilities = torch.softmax(logits.float(), dim=1).cpu().numpy()
     return probabilities, probabilities.argmax(axis=1)
 
 
 def evaluate(model, tensors, rows, loss_fn, batch_size, autocast=contextlib.nullcontext):
-    """Loss, macro-F1 and accuracy of ``model`` on ``rows``, as 0-d tensors still on the device."""
+    """Loss, macro-F1 and accuracy of ``model`` on ``rows``, as 0-d tensors still on the device.
+
+    For a regression task: loss, R² and NaN (on the standardised targets; R² does not change
+    with the scale).
+    """
     model.eval()
     with autocast():
         logits = logits_in_batches(model, tensors, rows, batch_size)
     labels = tensors.labels[rows]
     with torch.inference_mode():
+        if tensors.task == "regression":
+            predicted = logits.float()[:, 0]
+            loss = loss_fn(predicted, labels)
+            total = ((labels - labels.mean()) ** 2).sum().clamp(min=1e-12)
+            r2 = 1 - ((labels - predicted) ** 2).sum() / total
+            return loss, r2, torch.full_like(r2, math.nan)
         loss = loss_fn(logits.float(), labels)
         predictions = logits.argmax(dim=1)
         f1, accuracy = macro_f1_and_accuracy(labels, predictions, tensors.num_classes)
@@ -560,19 +585,27 @@ class DeviceTensors:
 
     values: dict[str, torch.Tensor]
     present: dict[str, torch.Tensor]
-    labels: torch.Tensor
+    labels: torch.Tensor  # class indices, or standardised float targets for regression
     num_classes: int
+    task: str = "classification"
 
     @classmethod
     def from_prepared(cls, data: PreparedData, device: torch.device, rows: torch.Tensor | None = None):
         def move(t: torch.Tensor) -> torch.Tensor:
             return (t if rows is None else t[rows]).to(device)
 
+        if data.task == "regression":
+            mean, std = data.target_scale()
+            labels = ((move(data.labels).double() - mean) / std).float()
+        else:
+            labels = move(data.labels).long()
+
         return cls(
             values={name: move(m.values) for name, m in data.modalities.items()},
             present={name: move(m.present).bool() for name, m in data.modalities.items()},
-            labels=move(data.labels).long(),
-            num_classes=data.num_classes,
+            labels=labels,
+            num_classes=data.num_outputs,
+            task=data.task,
         )
 
     def take(self, rows: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -653,6 +686,27 @@ def make_optimizer(
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **options)
     return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+
+
+def loss_function(task: str, config: TrainConfig, class_weights: torch.Tensor | None) -> nn.Module:
+    """Cross-entropy for classes; MSE or Huber (``config.regression_loss``) for a regression target.
+
+    Regression losses compare the single output with the target standardised on the training split.
+    """
+    if task != "regression":
+        return nn.CrossEntropyLoss(weight=class_weights)
+    return _FirstOutput(nn.HuberLoss() if config.regression_loss == "huber" else nn.MSELoss())
+
+
+class _FirstOutput(nn.Module):
+    """A regression loss on the head's single output ``(N, 1)`` against targets ``(N,)``."""
+
+    def __init__(self, loss: nn.Module) -> None:
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.loss(outputs.reshape(-1), targets)
 
 
 def inverse_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -166,7 +166,7 @@ def tune_methods(
                 if on_trial is not None:
                     on_trial(method, trial.number, None)
                 raise optuna.TrialPruned(outcome.reason)
-            value = max(log.val_macro_f1 for log in outcome.history)
+            value = max(log.val_score for log in outcome.history)
             if on_trial is not None:
                 on_trial(method, trial.number, value)
             return value

@@ -34,6 +34,10 @@ rows = [row for row in run_rows(summaries) if row["dataset"] == dataset_name]
 loaded = {row["run_id"]: guarded(lambda run_id=row["run_id"]: load_run(run_id)) for row in rows}
 for row in rows:
     row["stopped"] = getattr(loaded[row["run_id"]], "stopped", None)
+    # A regression run is ranked by R² (kept in its metrics, not in the run index).
+    row["r2"] = (getattr(loaded[row["run_id"]], "metrics", None) or {}).get("r2")
+regression = any(row["r2"] is not None for row in rows)
+metric = "r2" if regression else "macro_f1"
 by_id = {row["run_id"]: row for row in rows}
 finished = [run_id for run_id, row in by_id.items() if row["stopped"] != "cancelled"]
 chosen = st.multiselect(
@@ -65,9 +69,15 @@ intervals = {
     for method, found in statistics.items()
     if found["vs_best_unimodal"] is not None
 }
-st.plotly_chart(plots.method_scores_figure(picked), width="stretch", key="compare_scores")
 st.plotly_chart(
-    plots.gain_over_baseline_figure(picked, intervals=intervals), width="stretch", key="compare_gain"
+    plots.method_scores_figure(picked, metric=metric),
+    width="stretch",
+    key="compare_scores",
+)
+st.plotly_chart(
+    plots.gain_over_baseline_figure(picked, metric=metric, intervals=intervals),
+    width="stretch",
+    key="compare_gain",
 )
 if statistics:
     st.subheader("Differences beyond noise?")
@@ -94,14 +104,21 @@ if statistics:
         },
     )
 left, right = st.columns(2)
-left.plotly_chart(plots.efficiency_figure(picked, x="params"), width="stretch", key="compare_params")
-right.plotly_chart(plots.efficiency_figure(picked, x="train_seconds"), width="stretch", key="compare_time")
+left.plotly_chart(
+    plots.efficiency_figure(picked, x="params", metric=metric), width="stretch", key="compare_params"
+)
+right.plotly_chart(
+    plots.efficiency_figure(picked, x="train_seconds", metric=metric), width="stretch", key="compare_time"
+)
 
 if runs:
-    scores = plots.mean_per_class_f1([(run.method, run.metrics["per_class"]) for run in runs])
-    st.plotly_chart(
-        plots.per_class_heatmap_figure(scores, runs[0].class_names), width="stretch", key="compare_heatmap"
-    )
+    if not regression:
+        scores = plots.mean_per_class_f1([(run.method, run.metrics["per_class"]) for run in runs])
+        st.plotly_chart(
+            plots.per_class_heatmap_figure(scores, runs[0].class_names),
+            width="stretch",
+            key="compare_heatmap",
+        )
     histories = {run.label: run.history for run in runs if run.history}  # sk: baselines have no epochs
     if histories:
         st.plotly_chart(
@@ -123,8 +140,8 @@ st.dataframe(
         "label",
         "method",
         "seed",
-        "macro_f1",
-        "accuracy",
+        metric,
+        *(() if regression else ("accuracy",)),
         "params",
         "train_seconds",
         "epochs_run",
@@ -134,6 +151,7 @@ st.dataframe(
     ],
     column_config={
         "macro_f1": st.column_config.NumberColumn("macro-F1", format="%.3f"),
+        "r2": st.column_config.NumberColumn("R²", format="%.3f"),
         "accuracy": st.column_config.NumberColumn("accuracy", format="%.3f"),
         "train_seconds": st.column_config.NumberColumn("seconds", format="%.1f"),
         "epochs_run": st.column_config.NumberColumn("epochs"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fusion_core.analysis.figures import lab_figure
 from fusion_core.analysis.glossary import LAB_HELP
 from fusion_core.analysis.interactions import (
+    CHANCE_F1,
     COMPONENTS,
     DEFAULT_METHODS,
     PRESETS,
@@ -15,6 +15,7 @@ from fusion_core.analysis.interactions import (
 )
 from fusion_core.errors import FusionExplorerError
 from fusion_core.fusion import available_methods
+from fusion_core.plots import lab_figure
 from ui.jobs import job_queue
 from ui.routing import use_app_navigation
 from ui.widgets import show_error
@@ -206,4 +207,4 @@ if result is not None:
             f"{score:.2f}",
             help=f"macro-F1 on the test split; trained in {result.seconds[method]:.1f} s",
         )
-    st.plotly_chart(lab_figure(result.macro_f1), width="stretch", key="lab_chart")
+    st.plotly_chart(lab_figure(result.macro_f1, chance=CHANCE_F1), width="stretch", key="lab_chart")

@@ -36,13 +36,15 @@ BASELINES_TAB = "Alone (the bar to clear)"
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def _diagram(dataset_digest: str, specs_text: str, num_classes: int, method: str, types_text: str) -> str:
+def _diagram(
+    dataset_digest: str, specs_text: str, num_classes: int, method: str, types_text: str, task: str
+) -> str:
     """DOT text of ``method`` built for these input shapes (cached by dataset and method)."""
     specs = {
         name: InputSpec(raw["form"], tuple(raw["shape"]), raw["vocab_size"])
         for name, raw in json.loads(specs_text).items()
     }
-    return method_diagram(specs, num_classes, method, types=json.loads(types_text))
+    return method_diagram(specs, num_classes, method, types=json.loads(types_text), task=task)
 
 
 def _specs_text(specs: dict[str, InputSpec]) -> str:
@@ -62,7 +64,7 @@ def _dataset_options() -> dict[str, state.DatasetChoice]:
     return options
 
 
-def _shapes_for(choice: state.DatasetChoice) -> tuple[dict[str, InputSpec], int, dict[str, str]] | None:
+def _shapes_for(choice: state.DatasetChoice) -> tuple[dict[str, InputSpec], int, dict[str, str], str] | None:
     """Input specs, class count and modality types of a dataset, as the current preprocessing makes them."""
     current = state.dataset_choice()
     try:
@@ -82,7 +84,7 @@ def _shapes_for(choice: state.DatasetChoice) -> tuple[dict[str, InputSpec], int,
         show_error(exc)
         return None
     types = {name: spec.type for name, spec in dataset.modalities.items()}
-    return specs, len(dataset.class_names), types
+    return specs, len(dataset.class_names), types, dataset.task
 
 
 def _method_section(name: str, cls: type, choice: state.DatasetChoice | None, shapes) -> None:
@@ -112,10 +114,15 @@ def _method_section(name: str, cls: type, choice: state.DatasetChoice | None, sh
             if shapes is None or choice is None:
                 st.info("Pick a dataset that loads to see this method's diagram.")
                 return
-            specs, num_classes, types = shapes
+            specs, num_classes, types, task = shapes
             try:
                 dot = _diagram(
-                    choice.digest, _specs_text(specs), num_classes, name, json.dumps(types, sort_keys=True)
+                    choice.digest,
+                    _specs_text(specs),
+                    num_classes,
+                    name,
+                    json.dumps(types, sort_keys=True),
+                    task,
                 )
             except FusionExplorerError as exc:
                 st.info(f"Not drawn for this dataset: {plain(user_message(exc))}")
@@ -198,14 +205,15 @@ for tab, (group, members) in zip(tabs, groups.items(), strict=True):
             st.markdown(FAMILIES.get(family, {}).get("text", ""))
         shapes = _shapes_for(choice) if choice is not None else None
         if shapes is not None:
-            specs, num_classes, types = shapes
+            specs, num_classes, types, task = shapes
+            target = "a number (regression)" if task == "regression" else f"{num_classes} classes"
             st.caption(
                 "Diagrams drawn for: "
                 + ", ".join(
                     f"**{name}** ({types.get(name, spec.form)}, {spec.form} {tuple(spec.shape)})"
                     for name, spec in specs.items()
                 )
-                + f" · {num_classes} classes · default encoder for each input, embedding size 64"
+                + f" · {target} · default encoder for each input, embedding size 64"
             )
         for name, cls in members:
             _method_section(name, cls, choice, shapes)

@@ -57,6 +57,20 @@ st.caption(
 )
 metric_cards(run.metrics, key="results_metrics")
 
+if run.task == "regression":
+    left, right = st.columns(2)
+    left.plotly_chart(
+        plots.predicted_vs_true_figure(run.y_true, run.y_pred), width="stretch", key="results_scatter"
+    )
+    right.plotly_chart(
+        plots.residuals_figure(run.y_true, run.y_pred), width="stretch", key="results_residuals"
+    )
+    if run.history:
+        st.plotly_chart(plots.training_curves_figure(run.history), width="stretch", key="results_curves")
+    st.header("Insight")
+    render_insight_panel(run)
+    st.stop()
+
 left, right = st.columns(2)
 with left:
     normalize = st.toggle(

@@ -329,3 +329,31 @@ def test_imbalance_remedies_are_gathered_on_the_train_page(app_env):
     assert problems(at) == []
     chosen = at.session_state[state.TRAIN].train
     assert (chosen.imbalance, chosen.modality_dropout, chosen.ogm_alpha) == ("blend", 0.2, 0.5)
+
+
+@pytest.mark.slow
+def test_a_regression_sample_trains_and_shows_its_results_compare_and_predict_pages(app_env):
+    at = open_page(new_app(), "data")
+    at.selectbox(key="data_sample").select("greenhouse-yield").run()
+    assert metric_value(at, "Task") == "regression"
+    open_page(at, "train")
+    at.number_input(key="train_epochs").set_value(2).run()
+    at.button(key="train_start").click().run()
+    assert problems(at) == []
+    job = at.session_state[state.JOB]
+    deadline = time.monotonic() + 90
+    while job.running and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        assert problems(at) == []
+    assert not job.running and job.error is None
+    at.run()
+    stored = RunStore(app_env).load(job.run_ids[-1])
+    assert stored.task == "regression"
+    for page in ("results", "compare", "predict"):
+        open_page(at, page)
+        assert problems(at) == [], page
+    open_page(at, "results")
+    assert metric_value(at, "R²") == f"{stored.metrics['r2']:.3f}"
+    scatter = plotly_spec(at, "results_scatter")
+    assert len(array(scatter["data"][0]["x"])) == len(stored.y_true)

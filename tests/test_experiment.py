@@ -43,6 +43,7 @@ def fake_run(
 ):
     rng = np.random.default_rng(seed)
     return SimpleNamespace(
+        task="classification",
         method=method,
         metrics={"macro_f1": f1, "accuracy": accuracy},
         params=params,

@@ -226,9 +226,7 @@ def test_runs_with_the_same_method_and_seed_are_not_pooled_as_seeds():
 
 
 def test_lab_chance_line_stays_clear_of_the_bar_labels():
-    from fusion_core.analysis.figures import lab_figure
-
-    fig = lab_figure({"only:A": 0.49, "only:B": 0.52, "concat": 0.97})
+    fig = plots.lab_figure({"only:A": 0.49, "only:B": 0.52, "concat": 0.97}, chance=0.5)
     bar = fig.data[0]
     # Labels sit inside each bar at its foot, far below the chance line at 0.5, and the line is drawn
     # under the bars, so it never runs through a number.

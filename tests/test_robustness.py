@@ -45,16 +45,18 @@ def _curve(report, modality, corruption):
 
 def test_noise_on_the_signal_lowers_f1_monotonically(report):
     curve = _curve(report, "signal", "noise")
-    assert curve["f1"][0] == pytest.approx(report["clean_f1"])
-    assert report["clean_f1"] > 0.8
-    assert all(later <= earlier + 1e-9 for earlier, later in zip(curve["f1"], curve["f1"][1:], strict=False))
-    assert curve["f1"][-1] < report["clean_f1"] - 0.2
+    assert curve["score"][0] == pytest.approx(report["clean_score"])
+    assert report["clean_score"] > 0.8
+    assert all(
+        later <= earlier + 1e-9 for earlier, later in zip(curve["score"], curve["score"][1:], strict=False)
+    )
+    assert curve["score"][-1] < report["clean_score"] - 0.2
     assert curve["robustness"] < 0.9
 
 
 def test_noise_on_an_uninformative_modality_barely_moves_f1(report):
     curve = _curve(report, "noise", "noise")
-    assert max(abs(f - report["clean_f1"]) for f in curve["f1"]) < 0.06
+    assert max(abs(f - report["clean_score"]) for f in curve["score"]) < 0.06
     assert curve["robustness"] > 0.95
     assert curve["robustness"] > _curve(report, "signal", "noise")["robustness"]
 
@@ -63,17 +65,17 @@ def test_fgsm_at_zero_epsilon_equals_clean_f1(report):
     for modality in ("signal", "noise", "all"):
         fgsm = _curve(report, modality, "fgsm")
         assert fgsm["levels"][0] == 0.0
-        assert fgsm["f1"][0] == pytest.approx(report["clean_f1"], abs=1e-12)
+        assert fgsm["score"][0] == pytest.approx(report["clean_score"], abs=1e-12)
     # and the attack on the signal hurts more with a larger budget, more than on the uninformative modality
     signal = _curve(report, "signal", "pgd")
-    assert signal["f1"][-1] < signal["f1"][0] - 0.2
-    assert signal["f1"][-1] < _curve(report, "noise", "pgd")["f1"][-1]
+    assert signal["score"][-1] < signal["score"][0] - 0.2
+    assert signal["score"][-1] < _curve(report, "noise", "pgd")["score"][-1]
 
 
 def test_missing_signal_costs_more_than_missing_noise(report):
     signal, noise = _curve(report, "signal", "missing"), _curve(report, "noise", "missing")
     assert signal["levels"] == [0.0, 0.25, 0.5, 0.75, 1.0]
-    assert signal["f1"][-1] < 0.5 < noise["f1"][-1]
+    assert signal["score"][-1] < 0.5 < noise["score"][-1]
     assert report["scores"]["missing"] == pytest.approx((signal["robustness"] + noise["robustness"]) / 2)
     assert set(report["scores"]) == {"noise", "missing", "fgsm", "pgd"}
 
@@ -128,7 +130,7 @@ def test_each_type_gets_its_corruption():
     } <= kinds
     assert ("words", "noise") not in kinds  # token ids are discrete: no Gaussian noise, no gradient attack
     assert "words" not in {c["modality"] for c in report["adversarial"]}
-    assert all(c["f1"][0] == report["clean_f1"] for c in report["curves"])
+    assert all(c["score"][0] == report["clean_score"] for c in report["curves"])
 
 
 def test_a_classical_baseline_says_it_has_no_network(tmp_path):
@@ -160,7 +162,7 @@ def test_cli_robustness_of_a_saved_run(tmp_path, capsys):
     args = ["robustness", "--run", run.run_id, "--runs-dir", str(tmp_path / "runs")]
     assert main([*args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["clean_f1"] == pytest.approx(run.metrics["macro_f1"], abs=1e-6)
+    assert report["clean_score"] == pytest.approx(run.metrics["macro_f1"], abs=1e-6)
     kinds = {(c["modality"], c["corruption"]) for c in report["curves"]}
     assert {("signal", "noise"), ("note", "missing"), ("note", "word_dropout")} <= kinds
     by_modality = {c["modality"]: c["robustness"] for c in report["curves"] if c["corruption"] == "missing"}
@@ -236,7 +238,9 @@ def test_modality_dropout_flattens_the_missing_modality_curve():
         scores[dropout] = {c["modality"]: c for c in report["curves"] if c["corruption"] == "missing"}
     for modality in ("motion", "subject"):
         plain, dropped = scores[0.0][modality], scores[0.5][modality]
-        assert dropped["f1"][-1] > plain["f1"][-1] + 0.15, modality  # F1 with the modality always missing
+        assert dropped["score"][-1] > plain["score"][-1] + 0.15, (
+            modality
+        )  # F1 with the modality always missing
         assert dropped["robustness"] > plain["robustness"] + 0.1, modality
 
 

@@ -50,6 +50,7 @@ def test_the_bootstrap_interval_contains_the_true_difference_of_a_known_gap():
 def run(method, seed, y_true, y_pred):
     f1 = f1_score(y_true, y_pred, average="macro")
     return SimpleNamespace(
+        task="classification",
         method=method,
         seed=seed,
         fold=None,

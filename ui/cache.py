@@ -72,7 +72,9 @@ def _session_folder(uploads: str) -> Path:
 
 def schema_key(edit: SchemaEdit) -> str:
     """A stable text for the cache key of a schema correction."""
-    return json.dumps({"modalities": edit.modalities, "target": edit.target}, sort_keys=True)
+    return json.dumps(
+        {"modalities": edit.modalities, "target": edit.target, "task": edit.task}, sort_keys=True
+    )
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
@@ -95,7 +97,7 @@ def _corrected(digest: str, schema_text: str, _dataset: Any) -> Any:
     from fusion_core.data import with_schema
 
     edit = json.loads(schema_text)
-    return with_schema(_dataset, modalities=edit["modalities"], target=edit["target"])
+    return with_schema(_dataset, modalities=edit["modalities"], target=edit["target"], task=edit.get("task"))
 
 
 def original_dataset(choice: DatasetChoice) -> Any:
@@ -199,7 +201,7 @@ def model_summary(digest: str, schema_text: str, config_text: str, _dataset: Any
 
     config = ExperimentConfig.from_json(config_text)
     prepared = prepare(_dataset, config.data)
-    model = build_model(prepared.input_specs(), prepared.num_classes, config.model)
+    model = build_model(prepared.input_specs(), prepared.num_classes, config.model, task=prepared.task)
     types = {name: spec.type for name, spec in _dataset.modalities.items()}
     return int(count_parameters(model)), model_diagram(model, types=types)
 

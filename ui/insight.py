@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from fusion_core.analysis import figures
+from fusion_core import plots
 from fusion_core.baselines import NO_MODEL_MESSAGE, is_baseline_method
 from fusion_core.errors import FusionExplorerError
 from ui import cache, state
@@ -78,6 +78,23 @@ def render_insight_panel(run: Any, *, key: str = "insight") -> None:
 
     for note in report["summary"]:
         st.markdown(f"- {_sentence(note)}")
+    if report["run"].get("task") == "regression":
+        tabs = st.tabs(["Modality contribution", "Error by modalities", "Gradients"])
+        with tabs[0]:
+            _contribution_tab(report["contribution"], key)
+        with tabs[1]:
+            st.plotly_chart(
+                plots.subset_error_figure(report["subset_errors"]),
+                width="stretch",
+                key=f"{key}_subset_errors",
+            )
+            st.caption(
+                "The test error (RMSE, in the target's units) when the model sees only these modalities; "
+                "the others are hidden as if missing. Lower is better."
+            )
+        with tabs[2]:
+            _gradients_tab(report["gradients"], key)
+        return
     tabs = st.tabs(["Modality contribution", "Gradients", "Exposed weights", "Fused space", "Misclassified"])
     with tabs[0]:
         _contribution_tab(report["contribution"], key)
@@ -92,20 +109,21 @@ def render_insight_panel(run: Any, *, key: str = "insight") -> None:
 
 
 def _contribution_tab(contribution: dict[str, Any], key: str) -> None:
+    score = "R²" if contribution.get("metric") == "r2" else "Macro-F1"
     st.markdown(
-        f"Macro-F1 with every modality: **{contribution['full']:.2f}**; with none: "
+        f"{score} with every modality: **{contribution['full']:.2f}**; with none: "
         f"**{contribution['empty']:.2f}**. {_sentence(contribution['note'])}"
     )
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(figures.contribution_figure(contribution), width="stretch", key=f"{key}_drop")
+        st.plotly_chart(plots.contribution_figure(contribution), width="stretch", key=f"{key}_drop")
         st.caption(
             "How far macro-F1 falls when one modality is hidden. Large: the model leans on it. Small: the "
             "others can stand in for it (or it is unused)."
         )
     with right:
         if contribution.get("shapley"):
-            st.plotly_chart(figures.shapley_figure(contribution), width="stretch", key=f"{key}_shapley")
+            st.plotly_chart(plots.shapley_figure(contribution), width="stretch", key=f"{key}_shapley")
             st.caption(
                 "Each modality's average gain over every order in which the modalities could be added "
                 "(Shapley values). They share credit fairly between modalities that carry the same "
@@ -113,10 +131,12 @@ def _contribution_tab(contribution: dict[str, Any], key: str) -> None:
             )
         else:
             st.info(plain(contribution.get("shapley_note") or "Shapley values need at least one modality."))
+    metric = contribution.get("metric", "macro_f1")
+    score_name = "R²" if metric == "r2" else "macro-F1"
     with st.expander("Every subset of modalities"):
         st.dataframe(
             [
-                {"modalities present": ", ".join(row["present"]) or "(none)", "macro-F1": row["macro_f1"]}
+                {"modalities present": ", ".join(row["present"]) or "(none)", score_name: row[metric]}
                 for row in contribution["subsets"]
             ],
             hide_index=True,
@@ -132,7 +152,7 @@ def _gradients_tab(gradients: dict[str, Any], key: str) -> None:
     else:
         st.markdown(_sentence(gradients["note"]))
     if gradients["norms"]:
-        st.plotly_chart(figures.gradient_figure(gradients), width="stretch", key=f"{key}_gradients")
+        st.plotly_chart(plots.gradient_figure(gradients), width="stretch", key=f"{key}_gradients")
         st.caption(
             "The mean size of the gradient that reached each modality's encoder, per epoch. When one line "
             "stays far above the others, that modality drives learning and the others learn slowly."
@@ -149,7 +169,7 @@ def _weights_tab(weights: dict[str, Any], key: str) -> None:
     for index, (name, kind) in enumerate(weights["kinds"].items()):
         if is_constant(kind):
             continue
-        st.plotly_chart(figures.weights_figure(weights, name), width="stretch", key=f"{key}_weights_{index}")
+        st.plotly_chart(plots.weights_figure(weights, name), width="stretch", key=f"{key}_weights_{index}")
     st.caption(
         "Each box shows how the weight a sample gives each modality is spread over the test samples of one "
         "true class (line: median, dashed: mean)."
@@ -170,7 +190,7 @@ def _projection_tab(projection: dict[str, Any], key: str) -> None:
         with column:
             title = "PCA" if name == "pca" else "t-SNE"
             st.plotly_chart(
-                figures.projection_figure(projection, name, title=title),
+                plots.projection_figure(projection, name, title=title),
                 width="stretch",
                 key=f"{key}_map_{name}",
             )

@@ -158,7 +158,7 @@ class Job:
         if not self.patience:
             return max(1, self.epochs)
         history = list(self.history)
-        best = max(history, key=lambda log: (log.val_macro_f1, -log.val_loss)).epoch if history else 0
+        best = max(history, key=lambda log: (log.val_score, -log.val_loss)).epoch if history else 0
         return max(1, min(self.epochs, max(self.epoch, best + self.patience)))
 
     def elapsed(self) -> float:

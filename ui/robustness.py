@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from fusion_core.analysis import figures
+from fusion_core import plots
 from fusion_core.analysis.robustness import CORRUPTION_TITLES, NO_NETWORK_MESSAGE
 from fusion_core.baselines import is_baseline_method
 from fusion_core.errors import FusionExplorerError
@@ -18,11 +18,12 @@ from ui.insight import dataset_for, run_key
 from ui.widgets import plain, show_error
 
 EXPLANATION = (
-    "Each curve is the test macro-F1 as one modality is damaged more and more: Gaussian noise (in units of "
+    "Each curve is the test score (macro-F1; R² for a regression target) as one modality is damaged more "
+    "and more: Gaussian noise (in units of "
     "the modality's training spread), the modality missing for a growing share of samples, one corruption "
     "per type (occlusion, word dropout, time masking), and FGSM / PGD attacks that push the inputs against "
     "the model's own gradient. The number in brackets is the curve's robustness: the area under it relative "
-    "to clean F1 (1.00: no loss)."
+    "to the clean score (1.00: no loss)."
 )
 
 
@@ -75,7 +76,7 @@ def render_robustness_panel(run: Any, *, key: str = "robustness") -> None:
     kinds = list(dict.fromkeys(c["corruption"] for c in (*report["curves"], *report["adversarial"])))
     for kind in kinds:
         st.plotly_chart(
-            figures.robustness_figure(report, kind, title=CORRUPTION_TITLES[kind]),
+            plots.robustness_figure(report, kind, title=CORRUPTION_TITLES[kind]),
             width="stretch",
             key=f"{key}_{kind}",
         )
@@ -101,7 +102,7 @@ def render_robustness_overlay(runs: list[Any], *, key: str = "compare_robustness
     rows = [
         {
             "run": label,
-            "macro-F1": round(r["clean_f1"], 3),
+            r["metric_name"]: round(r["clean_score"], 3),
             **{k: round(v, 3) for k, v in r["scores"].items()},
         }
         for label, r in reports.items()
@@ -114,7 +115,7 @@ def render_robustness_overlay(runs: list[Any], *, key: str = "compare_robustness
     modalities = list(dict.fromkeys(c["modality"] for c in curves if c["corruption"] == kind))
     modality = right.selectbox("Modality", modalities, key=f"{key}_modality")
     st.plotly_chart(
-        figures.robustness_overlay_figure(
+        plots.robustness_overlay_figure(
             reports, kind, modality, title=f"{CORRUPTION_TITLES[kind]} on {modality}"
         ),
         width="stretch",

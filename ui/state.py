@@ -75,9 +75,10 @@ class SchemaEdit:
 
     modalities: dict[str, dict[str, Any]] | None = None
     target: str | None = None
+    task: str | None = None  # "classification" or "regression"
 
     def is_empty(self) -> bool:
-        return self.modalities is None and self.target is None
+        return self.modalities is None and self.target is None and self.task is None
 
 
 @dataclass

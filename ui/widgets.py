@@ -346,9 +346,17 @@ METRIC_CARDS = (
 )
 
 
+REGRESSION_CARDS = (
+    ("r2", "R²", "1 is perfect, 0 is no better than always predicting the mean; negative is worse."),
+    ("mae", "MAE", "Mean absolute error, in the target's units."),
+    ("rmse", "RMSE", "Root mean squared error, in the target's units; large errors weigh more."),
+)
+
+
 def metric_cards(metrics: dict[str, Any], *, key: str) -> None:
-    columns = st.columns(len(METRIC_CARDS))
-    for column, (name, label, help_text) in zip(columns, METRIC_CARDS, strict=True):
+    cards = REGRESSION_CARDS if "r2" in metrics else METRIC_CARDS
+    columns = st.columns(len(cards))
+    for column, (name, label, help_text) in zip(columns, cards, strict=True):
         value = metrics.get(name)
         column.metric(label, "—" if value is None else f"{float(value):.3f}", help=help_text, border=True)
 
@@ -527,9 +535,15 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
     """
     first, second, third = st.columns(3)
     first.metric("Samples", report["samples"], border=True)
-    second.metric(
-        "Classes", len(report["classes"]), border=True, help=f"Label column: {plain(report['target'])}"
-    )
+    regression = report.get("task") == "regression"
+    if regression:
+        second.metric(
+            "Task", "regression", border=True, help=f"Predict a number: column {plain(report['target'])}"
+        )
+    else:
+        second.metric(
+            "Classes", len(report["classes"]), border=True, help=f"Label column: {plain(report['target'])}"
+        )
     third.metric("Modalities", len(report["modalities"]), border=True)
     for warning in report["warnings"]:
         st.warning(plain(warning), icon=":material/warning:")
@@ -555,7 +569,12 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
         if report["unused_columns"]:
             st.caption("Not used: " + plain(", ".join(report["unused_columns"])))
     with right:
-        class_balance(report["classes"], key=f"{key}_balance")
+        if regression:
+            st.caption("Target: a number to predict (change the task below)")
+            summary = report["target_summary"]
+            st.text(text_table(pd.DataFrame([{k: round(v, 4) for k, v in summary.items()}])))
+        else:
+            class_balance(report["classes"], key=f"{key}_balance")
 
 
 TEXT_CELL_CHARS = 40
@@ -630,7 +649,7 @@ def schema_table(dataset: Any) -> Any:
     return pd.DataFrame(rows, columns=["column", "use as", "modality", "type"])
 
 
-def edit_from_table(table: Any) -> state.SchemaEdit:
+def edit_from_table(table: Any, task: str | None = None) -> state.SchemaEdit:
     """Turn the edited table back into a correction for ``with_schema`` (checked there)."""
     modalities: dict[str, dict[str, Any]] = {}
     target = None
@@ -642,12 +661,23 @@ def edit_from_table(table: Any) -> state.SchemaEdit:
             name = str(row.get("modality") or "").strip() or str(row.get("type") or "tabular")
             entry = modalities.setdefault(name, {"type": row.get("type") or "tabular", "columns": []})
             entry["columns"].append(row["column"])
-    return state.SchemaEdit(modalities=modalities, target=target)
+    return state.SchemaEdit(modalities=modalities, target=target, task=task)
 
 
 def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit | None:
-    """An editable table of columns; returns the correction when the user applies it."""
+    """An editable table of columns and the task; returns the correction when the user applies it."""
+    from fusion_core.data.types import TASKS
     from fusion_core.modalities import MODALITIES  # loads torch: only once a dataset is shown
+
+    task = st.selectbox(
+        "Task",
+        TASKS,
+        index=TASKS.index(dataset.task),
+        key=f"{key}_task_{dataset.content_hash[:12]}",
+        disabled=disabled,
+        help="Classification predicts one of a few classes; regression predicts a number. Inferred from the "
+        'label (a number with many distinct values is a regression target) or set in schema.json as "task".',
+    )
 
     edited = st.data_editor(
         schema_table(dataset),
@@ -682,5 +712,5 @@ def schema_editor(dataset: Any, *, key: str, disabled: bool) -> state.SchemaEdit
         icon=":material/check:",
         help="Check the new grouping and use it on every page.",
     ):
-        return edit_from_table(edited)
+        return edit_from_table(edited, task=None if task == dataset.task else task)
     return None

@@ -8,7 +8,7 @@
 - ``interactions``: synthetic data with chosen redundancy, uniqueness and synergy, and the lab that trains on it;
 - ``diagrams``: Graphviz diagrams of a built model and of the three fusion families;
 - ``report``: ``analyze_run`` puts it all together for one run;
-- ``glossary`` and ``figures``: the words and plots the app and the CLI share.
+- ``glossary``: the words the app and the CLI share (the figures live in ``fusion_core.plots``).
 """
 
 from importlib import import_module

@@ -27,11 +27,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, r2_score
 from torch import nn
 
 from fusion_core.analysis.forward import check_modalities, subset_logits
-from fusion_core.data.types import PreparedData
+from fusion_core.data.types import MAIN_METRIC, METRIC_NAMES, PreparedData
 
 MAX_SHAPLEY_MODALITIES = 4
 
@@ -46,11 +46,33 @@ def subset_scores(
     subsets: Iterable[Iterable[str]],
     rows: torch.Tensor | np.ndarray | None = None,
 ) -> dict[frozenset[str], float]:
-    """Macro-F1 on ``rows`` (default: the test split) with only each subset's modalities present."""
+    """Macro-F1 (R² for a regression task) on ``rows`` (default: the test split) with only each
+    subset's modalities present."""
     rows = data.splits.test if rows is None else torch.as_tensor(rows, dtype=torch.long)
     y_true = data.labels[rows].numpy()
     logits = subset_logits(model, data, rows, [frozenset(s) for s in subsets])
+    if data.task == "regression":  # R² is unchanged by standardising truth and prediction alike
+        mean, std = data.target_scale()
+        standard = (y_true - mean) / std
+        return {subset: float(r2_score(standard, values[:, 0])) for subset, values in logits.items()}
     return {subset: macro_f1(y_true, values.argmax(axis=1)) for subset, values in logits.items()}
+
+
+def subset_errors(model: nn.Module, data: PreparedData, rows: torch.Tensor | None = None) -> dict[str, float]:
+    """A regression model's RMSE (in the target's units) with only each subset of modalities present,
+    keyed ``"A + B"``, …, ``"none"``: the error per modality subset."""
+    rows = data.splits.test if rows is None else torch.as_tensor(rows, dtype=torch.long)
+    names = check_modalities(model, data)
+    y_true = data.labels[rows].numpy().astype(np.float64)
+    mean, std = data.target_scale()
+    subsets = sorted(all_subsets(names), key=lambda s: (-len(s), sorted(s)))
+    logits = subset_logits(model, data, rows, subsets)
+    errors = {}
+    for subset in subsets:
+        predicted = logits[subset][:, 0].astype(np.float64) * std + mean
+        label = " + ".join(n for n in names if n in subset) or "none"
+        errors[label] = float(np.sqrt(np.mean((predicted - y_true) ** 2)))
+    return errors
 
 
 def all_subsets(names: Sequence[str]) -> list[frozenset[str]]:
@@ -92,6 +114,7 @@ def modality_contribution(
     subset scored) and ``note``, a sentence in plain words.
     """
     names = check_modalities(model, data)
+    metric = MAIN_METRIC[data.task]
     full, empty = frozenset(names), frozenset()
     wanted = [full, empty]
     wanted += [full - {n} for n in names] + [frozenset({n}) for n in names]
@@ -102,6 +125,7 @@ def modality_contribution(
 
     without = {n: scores[full - {n}] for n in names}
     result = {
+        "metric": metric,
         "modalities": names,
         "full": scores[full],
         "empty": scores[empty],
@@ -110,7 +134,7 @@ def modality_contribution(
         "drop": {n: scores[full] - without[n] for n in names},
         "shapley": shapley_values(scores, names) if do_shapley else None,
         "subsets": [
-            {"present": [n for n in names if n in subset], "macro_f1": score}
+            {"present": [n for n in names if n in subset], metric: score}
             for subset, score in sorted(scores.items(), key=lambda item: (len(item[0]), sorted(item[0])))
         ],
     }
@@ -126,7 +150,7 @@ def modality_contribution(
 def _fall(result: Mapping, name: str) -> str:
     """How far macro-F1 falls when ``name`` is hidden, with the scores it falls between."""
     return (
-        f"macro-F1 falls by {result['drop'][name]:.2f}, "
+        f"{METRIC_NAMES[result.get('metric', 'macro_f1')]} falls by {result['drop'][name]:.2f}, "
         f"from {result['full']:.2f} to {result['without'][name]:.2f}"
     )
 
@@ -134,14 +158,15 @@ def _fall(result: Mapping, name: str) -> str:
 def contribution_note(result: Mapping) -> str:
     """Say in words which modality the model leans on most, and which it could do without."""
     drop: Mapping[str, float] = result["drop"]
+    score = METRIC_NAMES[result.get("metric", "macro_f1")]
     if len(drop) < 2:
         (name,) = drop
-        return f"the model reads only {name}; hiding it takes macro-F1 from {result['full']:.2f} to {result['empty']:.2f}"
+        return f"the model reads only {name}; hiding it takes {score} from {result['full']:.2f} to {result['empty']:.2f}"
     ranked = sorted(drop, key=drop.__getitem__, reverse=True)
     top, last = ranked[0], ranked[-1]
     if drop[top] - drop[last] < 0.02:
         costs = ", ".join(f"{name} {drop[name]:+.2f}" for name in ranked)
-        words = f"hiding any one modality costs about the same macro-F1 ({costs}; all present {result['full']:.2f})"
+        words = f"hiding any one modality costs about the same {score} ({costs}; all present {result['full']:.2f})"
     else:
         words = f"hiding {top} costs the most ({_fall(result, top)})"
         if drop[last] < 0.02:

@@ -135,7 +135,10 @@ def model_diagram(
 
     last = rows[-1]
     classes = getattr(model, "num_classes", None)
-    output_label = f"class scores\n(N, {classes})" if classes else "class scores"
+    if getattr(model, "task", "classification") == "regression":
+        output_label = "predicted value\n(N, 1)"
+    else:
+        output_label = f"class scores\n(N, {classes})" if classes else "class scores"
     parts.append(_node("output", output_label, "output", shape="ellipse"))
     parts.append(_edge(f"{last['kind']}:{last['name']}", "output"))
     parts.append("}\n")
@@ -159,8 +162,11 @@ def method_diagram(
     fusion_options: Mapping[str, Any] | None = None,
     direction: str = "TB",
     types: Mapping[str, str] | None = None,
+    task: str = "classification",
 ) -> str:
     """Build ``method`` with default encoders for these inputs and draw it (``ConfigError`` if it cannot be built).
+
+    For a regression ``task`` the head outputs one number and ``num_classes`` is not used.
 
     ``only`` (the single-modality baseline's registered name) is drawn for the first modality.
     """
@@ -172,7 +178,7 @@ def method_diagram(
     if ":" not in method and method in FUSIONS and FUSIONS.get(method).per_modality_baseline:
         name = f"{method}:{next(iter(specs))}"
     config = ModelConfig(fusion=name, fusion_options=dict(fusion_options or {}), embedding_dim=embedding_dim)
-    model = build_model(dict(specs), num_classes, config)
+    model = build_model(dict(specs), num_classes, config, task=task)
     return model_diagram(model, direction=direction, types=types)
 
 

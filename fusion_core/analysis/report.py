@@ -14,9 +14,10 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
-from fusion_core.analysis.contribution import modality_contribution
+from fusion_core.analysis.contribution import modality_contribution, subset_errors
 from fusion_core.analysis.forward import check_modalities, run_model
 from fusion_core.analysis.gradients import gradient_summary
 from fusion_core.analysis.misclassified import misclassified_samples
@@ -62,6 +63,8 @@ def analyze_run(
     check_modalities(model, data)
     outputs = run_model(model, data, rows)
     contribution = modality_contribution(model, data, rows, shapley=shapley)
+    if data.task == "regression":
+        return _regression_analysis(run, model, data, rows, contribution)
     weights = collect_weights(model, data, rows, outputs=outputs)
     gradients = gradient_summary(run.history)
     projection = project_fused(model, data, rows, tsne=tsne, seed=seed, outputs=outputs)
@@ -78,10 +81,7 @@ def analyze_run(
     n_wrong = int(np.sum(np.asarray(run.y_true) != np.asarray(run.y_pred)))
     return {
         "run": {
-            "run_id": run.run_id,
-            "label": run.label,
-            "method": run.method,
-            "dataset": run.dataset_name,
+            **_run_header(run),
             "macro_f1": float(run.metrics.get("macro_f1", contribution["full"])),
             "test_samples": len(run.test_ids),
             "misclassified": n_wrong,
@@ -97,6 +97,30 @@ def analyze_run(
             weights["note"],
             f"{n_wrong} of {len(run.test_ids)} test samples are misclassified",
         ],
+    }
+
+
+def _run_header(run: Any) -> dict[str, Any]:
+    return {"run_id": run.run_id, "label": run.label, "method": run.method, "dataset": run.dataset_name}
+
+
+def _regression_analysis(
+    run: Any, model: Any, data: PreparedData, rows: torch.Tensor, contribution: dict
+) -> dict:
+    """A regression run's analysis: contributions in R², the error with each subset of modalities
+    (RMSE in the target's units) and the gradient note; class-based views do not apply."""
+    gradients = gradient_summary(run.history)
+    return {
+        "run": {
+            **_run_header(run),
+            "task": "regression",
+            "r2": run.metrics.get("r2"),
+            "test_samples": len(run.test_ids),
+        },
+        "contribution": contribution,
+        "subset_errors": subset_errors(model, data, rows),
+        "gradients": gradients,
+        "summary": [contribution["note"], gradients["note"]],
     }
 
 
@@ -143,6 +167,23 @@ def data_for_run(
     subset = dataclasses.replace(dataset, table=dataset.table.iloc[table_rows].reset_index(drop=True))
     preprocessing = getattr(run, "preprocessing", None) or run.config.data.preprocessing
     modalities = transform_with_state(subset, run.preprocessing_state, preprocessing)
+    n = len(table_rows)
+    everything = torch.arange(n)
+    if run.task == "regression":
+        values = pd.to_numeric(subset.table[subset.target], errors="coerce").to_numpy(dtype=np.float32)
+        return PreparedData(
+            dataset_name=dataset.name,
+            modalities=modalities,
+            labels=torch.from_numpy(values),
+            class_names=[],
+            ids=list(run.test_ids),
+            splits=Splits(train=everything[:0], val=everything[:0], test=everything),
+            state=run.preprocessing_state,
+            preprocessing=preprocessing,
+            content_hash=dataset.content_hash,
+            task="regression",
+            target_stats=tuple(run.target_scale),
+        ), everything
     lookup = {name: i for i, name in enumerate(run.class_names)}
     raw_labels = subset.table[subset.target].astype(str)
     unknown = sorted(set(raw_labels) - set(lookup))
@@ -151,8 +192,6 @@ def data_for_run(
             f"the dataset has class {unknown[0]!r}, which the run was not trained on; "
             "analyse the run with the dataset it was trained on"
         )
-    n = len(table_rows)
-    everything = torch.arange(n)
     data = PreparedData(
         dataset_name=dataset.name,
         modalities=modalities,

@@ -1,6 +1,7 @@
 """How a trained model holds up when a modality is noisy, missing, corrupted or attacked.
 
-For each modality the test split is scored (macro-F1) at growing severity of:
+For each modality the test split is scored at growing severity (macro-F1; for a regression
+task R², with the RMSE in the target's units next to it) of:
 
 - **noise**: Gaussian noise added to the preprocessed input, its standard
   deviation in units of that modality's spread (the standard deviation of its
@@ -17,7 +18,7 @@ the model's own gradient: FGSM (one signed-gradient step of size ε) and PGD
 modalities together, with ε in units of the spread.
 
 Each curve is summed up in one number, its **robustness**: the area under
-the F1–severity curve (severity scaled to 0..1) divided by clean F1. 1.0
+the score–severity curve (severity scaled to 0..1) divided by the clean score. 1.0
 means the score never moved; 0.5 means it lost half on average. One number
 per run and corruption (averaged over modalities) ranks methods for
 robustness next to their accuracy.
@@ -36,8 +37,9 @@ from torch import nn
 from fusion_core.analysis.contribution import macro_f1
 from fusion_core.analysis.forward import BATCH_SIZE, check_modalities, model_device
 from fusion_core.baselines import is_baseline_method
-from fusion_core.data.types import PreparedData
+from fusion_core.data.types import METRIC_NAMES, PreparedData
 from fusion_core.errors import ConfigError
+from fusion_core.metrics import regression_metrics
 
 NOISE_LEVELS = (0.0, 0.25, 0.5, 1.0, 2.0)
 """Standard deviations of the added noise, in units of the modality's spread."""
@@ -206,14 +208,38 @@ def _batches(data: PreparedData, rows: torch.Tensor, device: torch.device):
 @torch.inference_mode()
 def _score(
     model: nn.Module, data: PreparedData, rows: torch.Tensor, damage: Damage | None, seed: int
-) -> float:
+) -> dict[str, float]:
     generator = torch.Generator().manual_seed(seed)
     device = model_device(model)
-    predictions = []
+    outputs = []
     for batch in _batches(data, rows, device):
         inputs, masks = damage(batch, generator) if damage is not None else batch
-        predictions.append(model(inputs, masks).argmax(dim=1).cpu())
-    return macro_f1(data.labels[rows].numpy(), torch.cat(predictions).numpy())
+        outputs.append(model(inputs, masks).float().cpu())
+    return _scores(data, rows, torch.cat(outputs))
+
+
+def _scores(data: PreparedData, rows: torch.Tensor, outputs: torch.Tensor) -> dict[str, float]:
+    """The task's main score of the model's outputs on ``rows``, and for regression the RMSE too."""
+    if data.task == "regression":
+        mean, std = data.target_scale()
+        predicted = outputs[:, 0].double().numpy() * std + mean
+        metrics = regression_metrics(data.labels[rows].numpy(), predicted)
+        return {"r2": metrics["r2"], "rmse": metrics["rmse"]}
+    return {"macro_f1": macro_f1(data.labels[rows].numpy(), outputs.argmax(dim=1).numpy())}
+
+
+def _targets(data: PreparedData, rows: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """What the training loss compares the output with: class indices, or standardised values."""
+    if data.task == "regression":
+        mean, std = data.target_scale()
+        return ((data.labels[rows].double() - mean) / std).float().to(device)
+    return data.labels[rows].to(device)
+
+
+def _attack_loss(data: PreparedData) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if data.task == "regression":
+        return lambda outputs, targets: nn.functional.mse_loss(outputs[:, 0], targets)
+    return nn.CrossEntropyLoss()
 
 
 def _attack(
@@ -224,14 +250,14 @@ def _attack(
     epsilons: Mapping[str, float],
     steps: int,
 ) -> float:
-    """Macro-F1 after an L∞ attack on ``targets``: FGSM when ``steps`` is 1, else PGD with ``steps`` steps.
+    """Scores after an L∞ attack on ``targets``: FGSM when ``steps`` is 1, else PGD with ``steps`` steps.
 
     ``epsilons`` gives each target's budget in its own units. Only present samples are perturbed.
     """
     device = model_device(model)
-    predictions = []
-    loss_fn = nn.CrossEntropyLoss()
-    labels_all = data.labels[rows].to(device)
+    outputs = []
+    loss_fn = _attack_loss(data)
+    labels_all = _targets(data, rows, device)
     for start, (inputs, masks) in zip(
         range(0, len(rows), BATCH_SIZE), _batches(data, rows, device), strict=True
     ):
@@ -249,8 +275,8 @@ def _attack(
                 moved = leaves[n].detach() + step_size[n] * grad.sign() * keep[n]
                 adversarial[n] = clean[n] + (moved - clean[n]).clamp(-epsilons[n], epsilons[n])
         with torch.inference_mode():
-            predictions.append(model({**inputs, **adversarial}, masks).argmax(dim=1).cpu())
-    return macro_f1(data.labels[rows].numpy(), torch.cat(predictions).numpy())
+            outputs.append(model({**inputs, **adversarial}, masks).float().cpu())
+    return _scores(data, rows, torch.cat(outputs))
 
 
 def robustness_curves(
@@ -267,8 +293,10 @@ def robustness_curves(
     """Every robustness curve of ``model`` on ``rows`` (default: the test split); a JSON-able dict.
 
     ``modalities`` and ``corruptions`` (names among noise, missing, occlusion, word_dropout,
-    time_mask) narrow what is computed. Keys: ``clean_f1``; ``spread`` per modality and the rows it
-    came from; ``curves``, a list of ``{modality, corruption, title, unit, levels, f1, robustness}``;
+    time_mask) narrow what is computed. Keys: ``metric`` (``macro_f1``, or ``r2`` for regression) and
+    its ``metric_name``; ``clean_score``; ``spread`` per modality and the rows it came from; ``curves``,
+    a list of ``{modality, corruption, title, unit, levels, score, robustness}`` (regression adds
+    ``rmse``, the error in the target's units, per level, and the report a ``clean_rmse``);
     ``adversarial``, the same with ``modality`` ``"all"`` for the joint attack; ``scores``, one
     robustness number per corruption averaged over modalities; ``notes`` in plain words.
     """
@@ -286,7 +314,8 @@ def robustness_curves(
     was_training = model.training
     model.eval()
     try:
-        clean = _score(model, data, rows, None, seed)
+        clean_scores = _score(model, data, rows, None, seed)
+        clean = clean_scores[data.main_metric]
         spreads = {n: modality_spread(data, n, rows) for n in data.modalities}
         curves = []
         for index, name in enumerate(names):
@@ -300,7 +329,7 @@ def robustness_curves(
                 scores = []
                 for level in kind.levels:
                     if level == 0:
-                        scores.append(clean)
+                        scores.append(clean_scores)
                         continue
                     if kind is NOISE:
                         damage = _noise(name, level * spreads[name][0])
@@ -309,31 +338,38 @@ def robustness_curves(
                     else:
                         damage = _type_corruption(data, name, level)
                     scores.append(_score(model, data, rows, damage, seed + index))
-                curves.append(_curve(name, kind.name, kind.title, kind.unit, kind.levels, scores, clean))
+                curves.append(
+                    _curve(name, kind.name, kind.title, kind.unit, kind.levels, scores, clean_scores)
+                )
         attacks = (
-            _adversarial_curves(model, data, rows, names, spreads, epsilons, clean) if adversarial else []
+            _adversarial_curves(model, data, rows, names, spreads, epsilons, clean_scores)
+            if adversarial
+            else []
         )
     finally:
         model.train(was_training)
     return {
-        "clean_f1": clean,
+        "metric": data.main_metric,
+        "metric_name": METRIC_NAMES[data.main_metric],
+        "clean_score": clean,
+        **({"clean_rmse": clean_scores["rmse"]} if "rmse" in clean_scores else {}),
         "test_samples": len(rows),
         "spread": {n: {"value": s, "from": src} for n, (s, src) in spreads.items()},
         "curves": curves,
         "adversarial": attacks,
         "scores": robustness_scores(curves + attacks),
-        "notes": _notes(curves, attacks, clean),
+        "notes": _notes(curves, attacks, clean, METRIC_NAMES[data.main_metric]),
     }
 
 
-def _adversarial_curves(model, data, rows, names, spreads, epsilons, clean) -> list[dict[str, Any]]:
+def _adversarial_curves(model, data, rows, names, spreads, epsilons, clean_scores) -> list[dict[str, Any]]:
     continuous = [n for n in names if is_continuous(data, n)]
     targets = [[n] for n in continuous] + ([continuous] if len(continuous) > 1 else [])
     result = []
     for attack, steps in (("fgsm", 1), ("pgd", PGD_STEPS)):
         for target in targets:
             scores = [
-                clean
+                clean_scores
                 if eps == 0 and attack == "pgd"
                 else _attack(model, data, rows, target, {n: eps * spreads[n][0] for n in target}, steps)
                 for eps in epsilons
@@ -341,21 +377,27 @@ def _adversarial_curves(model, data, rows, names, spreads, epsilons, clean) -> l
             label = target[0] if len(target) == 1 else "all"
             result.append(
                 _curve(label, attack, CORRUPTION_TITLES[attack], "ε in units of the training spread",
-                       tuple(epsilons), scores, clean)
+                       tuple(epsilons), scores, clean_scores)
             )  # fmt: skip
     return result
 
 
 def _curve(modality, corruption, title, unit, levels, scores, clean) -> dict[str, Any]:
-    return {
+    """One curve from the scores at each level (``_scores`` dicts), relative to the ``clean`` ones."""
+    metric = "r2" if "r2" in clean else "macro_f1"
+    values = [float(v[metric]) for v in scores]
+    curve = {
         "modality": modality,
         "corruption": corruption,
         "title": title,
         "unit": unit,
         "levels": [float(v) for v in levels],
-        "f1": [float(v) for v in scores],
-        "robustness": relative_auc(levels, scores, clean),
+        "score": values,
+        "robustness": relative_auc(levels, values, clean[metric]),
     }
+    if "rmse" in scores[0]:
+        curve["rmse"] = [float(v["rmse"]) for v in scores]
+    return curve
 
 
 def robustness_scores(curves: Sequence[Mapping[str, Any]]) -> dict[str, float]:
@@ -372,8 +414,8 @@ def robustness_scores(curves: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return scores
 
 
-def _notes(curves, attacks, clean) -> list[str]:
-    notes = [f"clean macro-F1 on the test split: {clean:.3f}"]
+def _notes(curves, attacks, clean, metric_name) -> list[str]:
+    notes = [f"clean {metric_name} on the test split: {clean:.3f}"]
     for kind in ("noise", "missing"):
         chosen = [c for c in curves if c["corruption"] == kind]
         if chosen:
@@ -387,7 +429,7 @@ def _notes(curves, attacks, clean) -> list[str]:
         last = joint[-1]
         notes.append(
             f"{last['title']} at ε = {last['levels'][-1]:g} spreads on {last['modality']}: "
-            f"macro-F1 {last['f1'][-1]:.3f}"
+            f"{metric_name} {last['score'][-1]:.3f}"
         )
     return notes
 
@@ -416,6 +458,6 @@ def robustness_run(
         "label": run.label,
         "method": run.method,
         "dataset": run.dataset_name,
-        "macro_f1": float(run.metrics.get("macro_f1", report["clean_f1"])),
+        report["metric"]: float(run.metrics.get(report["metric"], report["clean_score"])),
     }
     return report

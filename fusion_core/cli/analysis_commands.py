@@ -114,17 +114,25 @@ def run_robustness(args: argparse.Namespace) -> int:
 
 def robustness_text(report: dict[str, Any]) -> str:
     """A readable summary of ``robustness_run``'s report: one table per kind of damage, then the scores."""
-    run = report["run"]
+    run, score = report["run"], report["metric_name"]
     lines = [
         f"run {run['run_id'] or '(unsaved)'} · {run['label']} · {run['method']} on {run['dataset']}",
-        f"clean macro-F1 {report['clean_f1']:.3f} on {report['test_samples']} test samples",
+        f"clean {score} {report['clean_score']:.3f} on {report['test_samples']} test samples",
     ]
+    if "clean_rmse" in report:
+        lines[-1] += f" (RMSE {report['clean_rmse']:.4g} in the target's units)"
     for curve in report["curves"] + report["adversarial"]:
         lines += ["", f"{curve['title']} on {curve['modality']} ({curve['unit']})"]
         header = ["severity", *(f"{v:g}" for v in curve["levels"])]
-        lines.append(_indent(_table([["macro-F1", *(f"{v:.3f}" for v in curve["f1"])]], header)))
+        rows = [[score, *(f"{v:.3f}" for v in curve["score"])]]
+        if "rmse" in curve:
+            rows.append(["RMSE", *(f"{v:.4g}" for v in curve["rmse"])])
+        lines.append(_indent(_table(rows, header)))
         lines.append(f"  robustness {curve['robustness']:.3f}")
-    lines += ["", "robustness per corruption (area under the F1-severity curve / clean F1; 1.0 = no loss)"]
+    lines += [
+        "",
+        f"robustness per corruption (area under the {score}-severity curve / clean {score}; 1.0 = no loss)",
+    ]
     lines.append(
         _indent(_table([[k, f"{v:.3f}"] for k, v in report["scores"].items()], ["corruption", "robustness"]))
     )
@@ -163,12 +171,16 @@ def analysis_text(report: dict[str, Any]) -> str:
     """A readable summary of ``analyze_run``'s report."""
     run = report["run"]
     contribution = report["contribution"]
+    regression = run.get("task") == "regression"
+    score = "R²" if regression else "macro-F1"
     lines = [
         f"run {run['run_id'] or '(unsaved)'} · {run['label']} · {run['method']} on {run['dataset']}",
-        f"test macro-F1 {run['macro_f1']:.3f} on {run['test_samples']} samples "
+        f"test R² {run['r2']:.3f} on {run['test_samples']} samples"
+        if regression
+        else f"test macro-F1 {run['macro_f1']:.3f} on {run['test_samples']} samples "
         f"({run['misclassified']} misclassified)",
         "",
-        "modality contribution (macro-F1 on the test split)",
+        f"modality contribution ({score} on the test split)",
     ]
     rows = [
         [
@@ -201,6 +213,13 @@ def analysis_text(report: dict[str, Any]) -> str:
     lines.append("  " + gradients["note"])
     if gradients["recommendation"]:
         lines.append("  " + gradients["recommendation"])
+    if regression:
+        lines += ["", "error with only these modalities (RMSE, in the target's units)"]
+        lines.append(
+            _indent(_table([[k, f"{v:.4g}"] for k, v in report["subset_errors"].items()], ["shown", "RMSE"]))
+        )
+        lines += ["", "in short"] + [f"  - {note}" for note in report["summary"]]
+        return "\n".join(lines)
     lines += ["", "weights the method exposes"]
     weights = report["weights"]
     for key, kind in weights["kinds"].items():

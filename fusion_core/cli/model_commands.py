@@ -28,6 +28,7 @@ from fusion_core.config import (
     ModelConfig,
     TrainConfig,
 )
+from fusion_core.data.types import MAIN_METRIC, METRIC_NAMES
 from fusion_core.device import DEVICE_CHOICES
 from fusion_core.errors import ConfigError
 
@@ -439,7 +440,8 @@ def _train_json(result: Any, data: str, encoders: dict[str, str]) -> dict[str, A
         "fusion": result.method,
         "encoders": encoders,
         "metrics": result.metrics,
-        "confusion_matrix": result.metrics["confusion_matrix"],
+        "task": result.task,
+        "confusion_matrix": result.metrics.get("confusion_matrix"),
         "class_names": result.class_names,
         "history": [asdict(log) for log in result.history],
         "params": result.params,
@@ -454,6 +456,21 @@ def _train_json(result: Any, data: str, encoders: dict[str, str]) -> dict[str, A
 
 def _train_report(result: Any, encoders: dict[str, str], runs_dir: str | None) -> str:
     m = result.metrics
+    if result.task == "regression":
+        lines = [
+            f"{result.method} on {result.dataset_name}: {result.epochs_run} epochs, "
+            f"{result.train_seconds:.1f} s on {result.device}, {result.params:,} parameters",
+            explain_stop(result),
+            "",
+            "test metrics (regression, in the target's units)",
+            _table(
+                [["R²", _num(m["r2"])], ["MAE", _num(m["mae"])], ["RMSE", _num(m["rmse"])]],
+                ["metric", "value"],
+            ),
+            "",
+            f"run id: {result.run_id}",
+        ]
+        return "\n".join(lines)
     lines = [
         f"{result.method} on {result.dataset_name}: {result.epochs_run} epochs, "
         f"{result.train_seconds:.1f} s on {result.device}, {result.params:,} parameters",
@@ -513,8 +530,9 @@ def run_compare(args: argparse.Namespace) -> int:
     def announce(result: Any, index: int, total: int) -> None:
         stopped = result.stopped.replace("_", " ")
         work = "fitted" if result.model is None else f"{result.epochs_run} epochs ({stopped})"
+        metric = MAIN_METRIC[result.task]
         print(
-            f"[{index}/{total}] {result.label}: macro-F1 {result.metrics['macro_f1']:.3f}, {work}, "
+            f"[{index}/{total}] {result.label}: {METRIC_NAMES[metric]} {result.metrics[metric]:.3f}, {work}, "
             f"{result.train_seconds:.1f} s",
             file=sys.stderr,
             flush=True,
@@ -564,8 +582,8 @@ def _compare_report(report: dict[str, Any], args: argparse.Namespace) -> str:
             [
                 [
                     row["method"],
-                    f"{row['macro_f1_mean']:.3f} ± {row['macro_f1_std']:.3f}",
-                    _num(row["accuracy_mean"]),
+                    f"{row[row['metric'] + '_mean']:.3f} ± {row[row['metric'] + '_std']:.3f}",
+                    _num(row.get("accuracy_mean", row.get("rmse_mean"))),
                     f"{row['params']:,}",
                     f"{row['train_seconds_mean']:.1f}",
                     f"{row['epochs_mean']:.0f}",
@@ -577,8 +595,8 @@ def _compare_report(report: dict[str, Any], args: argparse.Namespace) -> str:
             + [[p["method"], p["status"], "", "", "", "", p["reason"], ""] for p in report["problems"]],
             [
                 "method",
-                "macro-F1 (mean ± std)",
-                "accuracy",
+                f"{METRIC_NAMES[rows[0]['metric']] if rows else 'macro-F1'} (mean ± std)",
+                "RMSE" if rows and rows[0]["metric"] == "r2" else "accuracy",
                 "parameters",
                 "train s",
                 "epochs",
@@ -688,7 +706,12 @@ def run_predict(args: argparse.Namespace) -> int:
         )
     for note in result.notes:
         print(f"note: {note}")
-    if result.metrics is not None:
+    if result.metrics is not None and "r2" in result.metrics:
+        m = result.metrics
+        print(
+            f"\nagainst the targets given: R² {_num(m['r2'])}, MAE {_num(m['mae'])}, RMSE {_num(m['rmse'])}"
+        )
+    elif result.metrics is not None:
         m = result.metrics
         print(f"\nagainst the labels given: accuracy {_num(m['accuracy'])}, macro-F1 {_num(m['macro_f1'])}")
         print("confusion matrix (rows: true class, columns: predicted class)")
@@ -782,7 +805,8 @@ def _print_epoch(epochs: int):
     def show(log: Any) -> None:
         print(
             f"epoch {log.epoch:>3}/{epochs}  train loss {log.train_loss:.4f}  val loss {log.val_loss:.4f}  "
-            f"val macro-F1 {log.val_macro_f1:.3f}  ({log.seconds:.1f} s)",
+            + (f"val macro-F1 {log.val_macro_f1:.3f}" if log.val_r2 is None else f"val R² {log.val_r2:.3f}")
+            + f"  ({log.seconds:.1f} s)",
             file=sys.stderr,
             flush=True,
         )

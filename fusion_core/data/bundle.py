@@ -125,6 +125,7 @@ def _load_folder(root: Path, name: str, *, zip_hash: str | None, require_labels:
         fix="fix the name in schema.json",
         target_fix='name the label column in schema.json as "target"',
         require_labels=require_labels,
+        task=schema.task,
     )
 
 

@@ -56,14 +56,22 @@ class DataReport:
     notes: list[str]
     warnings: list[str]
     content_hash: str
+    task: str = "classification"
+    """classification or regression (inferred from the label, or set in schema.json)."""
+    target_summary: dict[str, float] | None = None
+    """For regression: the target's mean, standard deviation, minimum and maximum."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_text(self) -> str:
         lines = [f"dataset    {self.name}", f"samples    {self.samples}", f"label      {self.target}"]
-        lines.append(f"classes    {len(self.classes)}")
-        width = max(len(c) for c in self.classes)
+        lines.append(f"task       {self.task}")
+        if self.target_summary is not None:
+            lines.append("target     " + ", ".join(f"{k} {v:.4g}" for k, v in self.target_summary.items()))
+        else:
+            lines.append(f"classes    {len(self.classes)}")
+        width = max((len(c) for c in self.classes), default=0)
         for cls, count in self.classes.items():
             share = count / self.samples if self.samples else 0.0
             bar = "#" * max(1, round(share * 30))
@@ -93,6 +101,16 @@ class DataReport:
         return "\n".join(lines)
 
 
+def _target_summary(values: pd.Series) -> dict[str, float]:
+    numbers = pd.to_numeric(values, errors="coerce")
+    return {
+        "mean": float(numbers.mean()),
+        "std": float(numbers.std()),
+        "min": float(numbers.min()),
+        "max": float(numbers.max()),
+    }
+
+
 def build_report(dataset: Dataset) -> DataReport:
     """Summarise ``dataset``: classes, modalities, absences, pairing notes and warnings."""
     table = dataset.table
@@ -116,6 +134,8 @@ def build_report(dataset: Dataset) -> DataReport:
         id_column=dataset.id_column,
         target=dataset.target,
         classes=classes,
+        task=dataset.task,
+        target_summary=_target_summary(table[dataset.target]) if dataset.task == "regression" else None,
         modalities=summaries,
         unused_columns=unused,
         notes=list(dataset.notes),

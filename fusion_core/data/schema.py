@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fusion_core.data.types import Dataset, ModalitySpec
+from fusion_core.data.types import TASKS, Dataset, ModalitySpec
 from fusion_core.errors import DataError
 from fusion_core.settings import upload_limits
 
@@ -40,6 +40,7 @@ class SchemaFile:
     id: str | None = None
     target: str | None = None
     modalities: dict[str, ModalitySpec] | None = None
+    task: str | None = None
 
 
 def check_json_depth(text: str, shown: str) -> None:
@@ -85,6 +86,9 @@ def parse_schema(text: str, shown: str = "schema.json") -> SchemaFile:
     for key in ("id", "target"):
         if key in raw and raw[key] is not None and not isinstance(raw[key], str):
             raise DataError(f'{shown} "{key}" must be a column name (a string), not {json.dumps(raw[key])}')
+    task = raw.get("task")
+    if task is not None and task not in TASKS:
+        raise DataError(f'{shown} "task" must be one of {", ".join(TASKS)}, not {json.dumps(task)}')
     modalities = None
     if raw.get("modalities") is not None:
         if not isinstance(raw["modalities"], dict):
@@ -93,7 +97,7 @@ def parse_schema(text: str, shown: str = "schema.json") -> SchemaFile:
                 f"not a {_json_type(raw['modalities'])}"
             )
         modalities = normalize_modalities(raw["modalities"], shown=shown)
-    return SchemaFile(id=raw.get("id"), target=raw.get("target"), modalities=modalities)
+    return SchemaFile(id=raw.get("id"), target=raw.get("target"), modalities=modalities, task=task)
 
 
 def normalize_modalities(
@@ -319,21 +323,26 @@ def check_finite_numbers(table: pd.DataFrame, columns: list[str], shown: str) ->
         )
 
 
-def schema_fingerprint(id_column: str, target: str, modalities: Mapping[str, ModalitySpec]) -> str:
-    """A canonical JSON text of the effective schema, hashed together with the data bytes."""
-    return json.dumps(
-        {
-            "id": id_column,
-            "target": target,
-            "modalities": {n: {"type": s.type, "columns": list(s.columns)} for n, s in modalities.items()},
-        },
-        sort_keys=True,
-    )
+def schema_fingerprint(
+    id_column: str, target: str, modalities: Mapping[str, ModalitySpec], task: str = "classification"
+) -> str:
+    """A canonical JSON text of the effective schema, hashed together with the data bytes.
+
+    The task is written only when it is regression, so classification schemas read as before.
+    """
+    schema = {
+        "id": id_column,
+        "target": target,
+        "modalities": {n: {"type": s.type, "columns": list(s.columns)} for n, s in modalities.items()},
+    }
+    if task == "regression":
+        schema["task"] = task
+    return json.dumps(schema, sort_keys=True)
 
 
 def schema_dict(dataset: Dataset) -> dict[str, Any]:
     """The dataset's effective schema in the ``schema.json`` layout (to save or to show)."""
-    return json.loads(schema_fingerprint(dataset.id_column, dataset.target, dataset.modalities))
+    return json.loads(schema_fingerprint(dataset.id_column, dataset.target, dataset.modalities, dataset.task))
 
 
 def with_schema(
@@ -341,13 +350,15 @@ def with_schema(
     *,
     modalities: Mapping[str, ModalitySpec | Mapping[str, Any]] | None = None,
     target: str | None = None,
+    task: str | None = None,
     require_labels: bool = True,
 ) -> Dataset:
     """A re-validated copy of ``dataset`` with the user's corrections.
 
     ``modalities`` replaces the grouping of columns into modalities (values are
     ``ModalitySpec`` objects or ``schema.json``-style dicts); ``target`` picks
-    another label column. When only ``target`` is given and that column was an
+    another label column; ``task`` sets classification or regression (``None``: keep the
+    dataset's, or infer it afresh for a new target). When only ``target`` is given and that column was an
     input, it is taken out of its modality (a modality left empty disappears).
     """
     from fusion_core.data.validate import finish_dataset, hash_files
@@ -392,6 +403,7 @@ def with_schema(
         fix="choose one of its columns",
         target_fix="choose another target column",
         require_labels=require_labels,
+        task=task if task is not None else (dataset.task if target is None else None),
     )
 
 

@@ -87,6 +87,13 @@ def kfold_splits(
     return result
 
 
+def value_strata(values: torch.Tensor | np.ndarray | Sequence, bins: int = 5) -> np.ndarray:
+    """Quantile bins (0 … bins-1) of a regression target, to stratify its splits as classes would be."""
+    array = np.asarray(values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else values, float)
+    edges = np.quantile(array, np.linspace(0, 1, bins + 1)[1:-1])
+    return np.searchsorted(edges, array, side="right")
+
+
 def _codes(labels: torch.Tensor | np.ndarray | Sequence) -> np.ndarray:
     array = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if array.ndim != 1 or len(array) == 0:

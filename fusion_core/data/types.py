@@ -27,6 +27,27 @@ import torch
 #   tokens   int64 (N, T)          token ids of text, 0 is padding, 1 is unknown
 FORMS = ("vector", "grid", "sequence", "tokens")
 
+TASKS = ("classification", "regression")
+"""What a dataset asks for: a class out of a few, or a number. Heads, losses, metrics and
+figures read the dataset's ``task``, never the label's dtype."""
+
+MAIN_METRIC = {"classification": "macro_f1", "regression": "r2"}
+"""The score that ranks methods, picks the best epoch and decides early stopping, per task."""
+
+METRIC_NAMES = {"macro_f1": "macro-F1", "r2": "R²"}
+"""How each main metric is written in tables and messages."""
+
+REGRESSION_MIN_DISTINCT = 20
+"""A numeric label with at least this many distinct values is inferred to be a regression target."""
+
+
+def infer_task(values: pd.Series) -> str:
+    """``"regression"`` for a numeric label with many distinct values, else ``"classification"``."""
+    numeric = pd.to_numeric(values.dropna(), errors="coerce")
+    if len(numeric) and numeric.notna().all() and numeric.nunique() >= REGRESSION_MIN_DISTINCT:
+        return "regression"
+    return "classification"
+
 
 @dataclass
 class ModalitySpec:
@@ -56,6 +77,8 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     data_hash: str = ""
     """sha256 of the files alone; ``content_hash`` also covers the schema (id, target, modalities)."""
+    task: str = "classification"
+    """One of ``TASKS``: inferred from the label or set in ``schema.json`` (``"task"``)."""
 
     @property
     def ids(self) -> list[str]:
@@ -63,9 +86,16 @@ class Dataset:
 
     @property
     def class_names(self) -> list[str]:
+        """The classes in order; a regression target has none."""
+        if self.task == "regression":
+            return []
         return sorted(self.table[self.target].astype(str).unique().tolist())
 
     def label_indices(self) -> torch.Tensor:
+        """Class indices (int64), or for a regression task the target values (float32)."""
+        if self.task == "regression":
+            values = pd.to_numeric(self.table[self.target], errors="coerce").to_numpy()
+            return torch.tensor(values, dtype=torch.float32)
         lookup = {name: i for i, name in enumerate(self.class_names)}
         codes = self.table[self.target].astype(str).map(lookup)
         return torch.tensor(codes.to_numpy(), dtype=torch.long)
@@ -130,10 +160,34 @@ class PreparedData:
     state: dict[str, Any] = field(default_factory=dict)
     preprocessing: dict[str, dict[str, Any]] = field(default_factory=dict)
     content_hash: str = ""
+    task: str = "classification"
+    """One of ``TASKS``. For regression ``labels`` are float values in the target's own units and
+    ``class_names`` is empty; training standardises them on the training split (``target_scale``)."""
+    target_stats: tuple[float, float] | None = None
+    """A trained run's target mean and standard deviation, for data prepared to predict."""
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def num_outputs(self) -> int:
+        """What a model's head outputs: one score per class, or one number for regression."""
+        return 1 if self.task == "regression" else self.num_classes
+
+    @property
+    def main_metric(self) -> str:
+        return MAIN_METRIC[self.task]
+
+    def target_scale(self) -> tuple[float, float]:
+        """Mean and standard deviation of the training targets (regression); ``(0, 1)`` otherwise."""
+        if self.task != "regression":
+            return 0.0, 1.0
+        if self.target_stats is not None:
+            return self.target_stats
+        train = self.labels[self.splits.train].double()
+        std = float(train.std()) if len(train) > 1 else 1.0
+        return float(train.mean()) if len(train) else 0.0, std if std > 0 else 1.0
 
     def input_specs(self) -> dict[str, InputSpec]:
         return {name: m.spec for name, m in self.modalities.items()}

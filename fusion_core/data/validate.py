@@ -23,7 +23,7 @@ from fusion_core.data.schema import (
     modality_types,
     schema_fingerprint,
 )
-from fusion_core.data.types import Dataset, ModalitySpec
+from fusion_core.data.types import Dataset, ModalitySpec, infer_task
 from fusion_core.errors import DataError
 
 MIN_CLASS_SAMPLES = 3
@@ -47,6 +47,7 @@ def finish_dataset(
     fix: str,
     target_fix: str,
     require_labels: bool = True,
+    task: str | None = None,
 ) -> Dataset:
     """Validate everything and build the ``Dataset``.
 
@@ -55,13 +56,19 @@ def finish_dataset(
     ``shown`` names the table in messages ("manifest.csv"), ``fix`` says where to
     correct a column name and ``target_fix`` how to name another label column.
     ``require_labels=False`` skips the label checks (new data to predict need not be labelled).
+    ``task`` is classification or regression; ``None`` infers it from the label (``infer_task``).
     """
     table = table.reset_index(drop=True)
     if target not in table.columns:
         raise DataError(f"{shown} has no {target!r} column; {target_fix}")
     table[id_column] = check_ids(table, id_column)
+    if task is None:
+        task = infer_task(table[target]) if require_labels else "classification"
     if require_labels:
-        check_labels(table, target, table[id_column])
+        if task == "regression":
+            check_values(table, target, table[id_column])
+        else:
+            check_labels(table, target, table[id_column])
     check_modalities(table, modalities, target=target, id_column=id_column, shown=shown, fix=fix)
     media = {n: s for n, s in modalities.items() if s.type in media_extensions()}
     for spec in media.values():
@@ -72,7 +79,7 @@ def finish_dataset(
     check_files_exist(root, referenced, shown)
     raw_hash = data_hash(referenced) if callable(data_hash) else data_hash
     content_hash = hashlib.sha256(
-        f"{raw_hash}\n{schema_fingerprint(id_column, target, modalities)}".encode()
+        f"{raw_hash}\n{schema_fingerprint(id_column, target, modalities, task)}".encode()
     ).hexdigest()
     if content_hash not in _validated_media:
         for spec in media.values():
@@ -88,6 +95,7 @@ def finish_dataset(
         content_hash=content_hash,
         notes=notes,
         data_hash=raw_hash,
+        task=task,
     )
 
 
@@ -112,6 +120,21 @@ def check_ids(table: pd.DataFrame, id_column: str) -> pd.Series:
             "every sample needs a unique id"
         )
     return ids
+
+
+def check_values(table: pd.DataFrame, target: str, ids: pd.Series) -> None:
+    """A regression target: every sample has a number, and they are not all equal."""
+    values = pd.to_numeric(table[target], errors="coerce")
+    bad = values.isna()
+    if bad.any():
+        shown = list_examples((repr(i) for i in ids[bad]), bad.sum())
+        raise DataError(
+            f"{int(bad.sum())} samples have no number in the regression target {target!r} (ids {shown}); "
+            'fill in a number, remove those rows, or set "task": "classification" in schema.json'
+        )
+    if values.nunique() < 2:
+        raise DataError(f"the regression target {target!r} has a single value; a model has nothing to learn")
+    table[target] = values.astype(float)
 
 
 def check_labels(table: pd.DataFrame, target: str, ids: pd.Series) -> None:

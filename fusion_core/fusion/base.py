@@ -1,7 +1,9 @@
 """What every fusion method is: a module from per-modality features to class logits.
 
 A fusion method receives a dict of per-modality embeddings ``{name: (N, d_name)}``
-and presence masks ``{name: (N,) bool}`` and returns logits ``(N, num_classes)``.
+and presence masks ``{name: (N,) bool}`` and returns logits ``(N, num_classes)``;
+for a regression task ``num_classes`` is 1 and the single output is the predicted
+(standardised) value.
 It owns its classifier head, because late fusion needs one head per modality.
 
 Each method carries its own teaching text as class attributes, which the Learn
@@ -91,7 +93,10 @@ class Fusion(nn.Module):
                 f"got {len(in_dims)}: {', '.join(in_dims) or 'none'}"
             )
         self.in_dims = dict(in_dims)
+        # The head's output size comes from the task: one score per class, or a single number
+        # for a regression target (``build_model`` passes 1), so every method regresses for free.
         self.num_classes = num_classes
+        self.task = "regression" if num_classes == 1 else "classification"
 
     @property
     def modality_names(self) -> list[str]:

@@ -32,7 +32,11 @@ class LateFusion(Fusion):
         "classifiers are trained together through the combined prediction. Because no modality ever "
         "sees another's features, late fusion cannot learn interactions such as 'class A when image "
         "says x AND text says y' — "
-        "but a missing modality simply drops out of the vote."
+        "but a missing modality simply drops out of the vote. For a number (regression) each "
+        "modality predicts a value: 'mean' averages the values; 'weighted' and 'product' weight "
+        "them by learned weights, one per modality, which is the inverse-variance weighting of a "
+        "product of Gaussian experts with one noise level per modality. (A noise level per sample "
+        "would let one modality's confidence gate the other's value: an interaction.)"
     )
     shapes = "{m: (N, d_m)} → per-modality probabilities (N, M, C) → combined (N, C) → log → logits"
     cost = "One small classifier per modality: Σ (d_m × hidden + hidden × C)."
@@ -76,6 +80,8 @@ class LateFusion(Fusion):
 
     def fuse(self, features, masks, sequences=None) -> FusionOutput:
         names = self.modality_names
+        if self.task == "regression":
+            return self._fuse_values(features, masks)
         log_probs = torch.stack(
             [self.head[m](zero_absent(features[m], masks[m])).log_softmax(dim=-1) for m in names], dim=1
         )  # (N, M, C)
@@ -94,3 +100,15 @@ class LateFusion(Fusion):
         return FusionOutput(
             logits, probabilities.flatten(1), {"weights": weights, "probabilities": probabilities}
         )
+
+    def _fuse_values(self, features, masks) -> FusionOutput:
+        """Regression: an average of the per-modality values, plain or with learned weights
+        (softmax of ``modality_scores``: the inverse variances, normalised)."""
+        names = self.modality_names
+        values = torch.cat([self.head[m](zero_absent(features[m], masks[m])) for m in names], dim=1)  # (N, M)
+        present = presence_matrix(masks, names)
+        learned = self.combine in ("weighted", "product")
+        scores = self.modality_scores if learned else self.modality_scores.new_zeros(len(names))
+        weights = masked_log_softmax(scores.expand(present.shape), present).exp()
+        prediction = (weights * values).sum(dim=1, keepdim=True)
+        return FusionOutput(prediction, values, {"weights": weights})

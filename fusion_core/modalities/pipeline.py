@@ -62,9 +62,10 @@ def prepare(
     labels = dataset.label_indices()
     if splits is None:
         from fusion_core.data import make_splits
+        from fusion_core.data.splits import value_strata
 
         splits = make_splits(
-            labels,
+            value_strata(labels) if dataset.task == "regression" else labels,
             val_fraction=data_config.val_fraction,
             test_fraction=data_config.test_fraction,
             seed=data_config.split_seed,
@@ -99,6 +100,7 @@ def prepare(
         state=state,
         preprocessing=preprocessing,
         content_hash=dataset.content_hash,
+        task=dataset.task,
     )
     if cache:
         _store_cached(key, prepared)
@@ -282,6 +284,7 @@ def _to_payload(prepared: PreparedData) -> dict[str, Any]:
         "state": json.dumps(prepared.state),
         "preprocessing": json.dumps(prepared.preprocessing),
         "content_hash": prepared.content_hash,
+        "task": prepared.task,
         "modalities": {
             name: {
                 "type": m.type,
@@ -323,4 +326,5 @@ def _from_payload(payload: dict[str, Any]) -> PreparedData:
         state=json.loads(payload["state"]),
         preprocessing=json.loads(payload["preprocessing"]),
         content_hash=payload["content_hash"],
+        task=payload.get("task", "classification"),
     )

@@ -10,6 +10,7 @@ from fusion_core.samples import (  # noqa: F401  (importing registers the builde
     activity_sensors,
     cancer_views,
     digits_audio,
+    greenhouse_yield,
     parcel_scanner,
     shapes_captions,
     support_tickets,

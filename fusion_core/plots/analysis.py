@@ -1,8 +1,6 @@
-"""Plotly figures of the analysis: contributions, Shapley values, weights, gradients, projections, the lab.
+"""Figures of the analysis: contributions, Shapley values, weights, gradients, projections, the lab.
 
-Pure functions: each takes the plain dicts that ``fusion_core.analysis``
-returns and gives back a ``plotly.graph_objects.Figure``; nothing here imports
-Streamlit.
+Each takes the plain dicts that ``fusion_core.analysis`` returns.
 """
 
 from __future__ import annotations
@@ -11,33 +9,16 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from fusion_core.analysis.interactions import CHANCE_F1
-from fusion_core.plots import as_text
-
-BASELINE_COLOR = "#7f7f7f"
-FUSION_COLOR = "#1f77b4"
-POSITIVE_COLOR = "#2ca02c"
-NEGATIVE_COLOR = "#d62728"
-# Distinguishable with the common colour-vision deficiencies: Okabe–Ito first, then four of
-# Tol's muted colours, so that ten classes still get ten colours.
-PALETTE = [
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-    "#882255", "#999999", "#117733", "#44AA99",
-]  # fmt: skip
-
-
-def _layout(fig: go.Figure, title: str | None, **extra) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        margin={"l": 40, "r": 20, "t": 50 if title else 20, "b": 40},
-        legend={"orientation": "v", "yanchor": "top", "y": 1.0, "x": 1.02, "xanchor": "left"},
-        **extra,
-    )
-    return fig
-
-
-def color(i: int) -> str:
-    return PALETTE[i % len(PALETTE)]
+from fusion_core.plots.style import (
+    BASELINE_COLOR,
+    FUSION_COLOR,
+    METRIC_TITLES,
+    NEGATIVE_COLOR,
+    POSITIVE_COLOR,
+    _layout,
+    as_text,
+    color,
+)
 
 
 def contribution_figure(
@@ -45,6 +26,7 @@ def contribution_figure(
 ) -> go.Figure:
     """Bars of the macro-F1 drop when each modality is hidden at test time, with the full score as a note."""
     drop: Mapping[str, float] = contribution["drop"]
+    score = METRIC_TITLES.get(contribution.get("metric", "macro_f1"), "macro-F1")
     names = sorted(drop, key=drop.__getitem__, reverse=True)
     fig = go.Figure(
         go.Bar(
@@ -55,12 +37,12 @@ def contribution_figure(
             textposition="outside",
             customdata=[[contribution["without"][n], contribution["alone"][n]] for n in names],
             hovertemplate=(
-                "hide %{x}: macro-F1 falls by %{y:.3f}<br>without it: %{customdata[0]:.3f}"
+                "hide %{x}: " + score + " falls by %{y:.3f}<br>without it: %{customdata[0]:.3f}"
                 "<br>with it alone: %{customdata[1]:.3f}<extra></extra>"
             ),
         )
     )
-    fig.update_yaxes(title="macro-F1 lost when hidden", zeroline=True)
+    fig.update_yaxes(title=f"{score} lost when hidden", zeroline=True)
     fig.update_xaxes(title="hidden modality")
     return _layout(fig, title, showlegend=False)
 
@@ -107,7 +89,7 @@ def weights_figure(weights: Mapping, key: str | None = None, *, title: str | Non
     kinds = weights.get("kinds") or {}
     fig = go.Figure()
     if not kinds:
-        return _layout(fig, title)
+        return _layout(fig, title, legend="right")
     key = key or next(iter(kinds))
     kind = kinds[key]
     class_names = weights["class_names"]
@@ -130,6 +112,7 @@ def weights_figure(weights: Mapping, key: str | None = None, *, title: str | Non
         title
         if title is not None
         else f"{weight_label(key)[:1].upper()}{weight_label(key)[1:]}, by true class",
+        legend="right",
     )
 
 
@@ -146,7 +129,7 @@ def gradient_figure(
         )
     fig.update_xaxes(title="epoch", dtick=1 if len(epochs) <= 20 else None)
     fig.update_yaxes(title="gradient norm", rangemode="tozero")
-    return _layout(fig, title)
+    return _layout(fig, title, legend="right")
 
 
 def projection_figure(projection: Mapping, which: str = "pca", *, title: str | None = None) -> go.Figure:
@@ -154,7 +137,7 @@ def projection_figure(projection: Mapping, which: str = "pca", *, title: str | N
     fig = go.Figure()
     coords = projection.get(which)
     if not projection.get("available") or not coords:
-        return _layout(fig, title)
+        return _layout(fig, title, legend="right")
     rows = coords.get("rows", list(range(len(coords["x"]))))
     class_names = projection["class_names"]
     y_true, y_pred, ids = projection["y_true"], projection["y_pred"], projection["ids"]
@@ -188,13 +171,13 @@ def projection_figure(projection: Mapping, which: str = "pca", *, title: str | N
     else:
         fig.update_xaxes(title="t-SNE 1", showticklabels=False)
         fig.update_yaxes(title="t-SNE 2", showticklabels=False)
-    return _layout(fig, title)
+    return _layout(fig, title, legend="right")
 
 
 def lab_figure(
     macro_f1: Mapping[str, float],
     *,
-    chance: float = CHANCE_F1,
+    chance: float,
     title: str | None = "Macro-F1 on the test split (dashed line: chance)",
 ) -> go.Figure:
     """Side-by-side macro-F1 bars, single-modality baselines in grey, with the chance line."""
@@ -215,42 +198,3 @@ def lab_figure(
     fig.add_hline(y=chance, line_dash="dash", line_color=NEGATIVE_COLOR, layer="below")
     fig.update_yaxes(title="macro-F1", range=[0, 1.1])
     return _layout(fig, title, showlegend=False)
-
-
-def robustness_figure(report: Mapping, corruption: str, *, title: str | None = None) -> go.Figure:
-    """Macro-F1 against severity for one kind of damage, one line per modality (and "all" for attacks)."""
-    curves = [c for c in (*report["curves"], *report["adversarial"]) if c["corruption"] == corruption]
-    return _severity_figure({c["modality"]: c for c in curves}, report["clean_f1"], title=title)
-
-
-def robustness_overlay_figure(
-    reports: Mapping[str, Mapping], corruption: str, modality: str, *, title: str | None = None
-) -> go.Figure:
-    """One kind of damage on one modality, one line per run: which method holds up best."""
-    curves = {}
-    for label, report in reports.items():
-        for curve in (*report["curves"], *report["adversarial"]):
-            if (curve["corruption"], curve["modality"]) == (corruption, modality):
-                curves[label] = curve
-    return _severity_figure(curves, None, title=title)
-
-
-def _severity_figure(curves: Mapping[str, Mapping], clean: float | None, *, title: str | None) -> go.Figure:
-    fig = go.Figure()
-    for i, (name, curve) in enumerate(curves.items()):
-        fig.add_trace(
-            go.Scatter(
-                x=curve["levels"],
-                y=curve["f1"],
-                mode="lines+markers",
-                name=f"{as_text(name)} ({curve['robustness']:.2f})",
-                line={"color": color(i)},
-                hovertemplate=f"{name}<br>severity %{{x:g}}: macro-F1 %{{y:.3f}}<extra></extra>",
-            )
-        )
-    if clean is not None:
-        fig.add_hline(y=clean, line_dash="dot", line_color=BASELINE_COLOR)
-    unit = next(iter(curves.values()))["unit"] if curves else "severity"
-    fig.update_xaxes(title=unit)
-    fig.update_yaxes(title="macro-F1", range=[0, 1.05])
-    return _layout(fig, title)
