@@ -12,7 +12,9 @@ OGM-GE, and ``modality_dropout`` (hide each modality at random) is the third rem
   measured; the encoder of the modality that is ahead gets its gradient scaled down by
   ``1 - tanh(alpha · (ratio - 1))``, and Gaussian noise with the gradient's own spread is
   added to every encoder's gradient (the "GE" part, which keeps SGD's noise and so its
-  generalisation). The paper reads each modality's confidence from its half of a
+  generalisation). For a regression target the confidence is ``exp(-e²/2)`` of the probe's
+  error ``e`` on the standardised target (a Gaussian likelihood, 1 when exact, like the
+  probability of the true class). The paper reads each modality's confidence from its half of a
   concatenation classifier; to work with any fusion method we read it from a linear
   probe per modality, trained on the detached embeddings, so the probes never change
   the encoders. OGM-GE was designed for plain SGD: Adam and AdamW divide each weight's
@@ -28,7 +30,8 @@ OGM-GE, and ``modality_dropout`` (hide each modality at random) is the third rem
   grew (ΔO). A head that still generalises gets more weight, so its encoder keeps
   receiving its own gradient.
 
-The remedies run on the device with no host reads per batch; the heads exist only during
+Both take the training loss as given (cross-entropy, or MSE / Huber for a regression target,
+whose heads predict one number). The remedies run on the device with no host reads per batch; the heads exist only during
 training and are not part of the saved model.
 """
 
@@ -56,9 +59,10 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class Remedy(nn.Module):
     """One linear head per modality, used only while training; subclasses say what they do with it."""
 
-    def __init__(self, dims: Mapping[str, int], num_classes: int) -> None:
+    def __init__(self, dims: Mapping[str, int], num_outputs: int) -> None:
         super().__init__()
-        self.heads = nn.ModuleDict({m: nn.Linear(d, num_classes) for m, d in dims.items()})
+        self.heads = nn.ModuleDict({m: nn.Linear(d, num_outputs) for m, d in dims.items()})
+        self.regression = num_outputs == 1  # the heads predict one standardised number
 
     def loss(
         self,
@@ -90,8 +94,8 @@ class Remedy(nn.Module):
 class GradientModulation(Remedy):
     """OGM-GE: scale down the dominant modality's encoder gradient; add noise of the gradient's spread."""
 
-    def __init__(self, dims: Mapping[str, int], num_classes: int, alpha: float) -> None:
-        super().__init__(dims, num_classes)
+    def __init__(self, dims: Mapping[str, int], num_outputs: int, alpha: float) -> None:
+        super().__init__(dims, num_outputs)
         self.alpha = alpha
         self.coefficients: torch.Tensor | None = None  # (M,), set every batch on the device
 
@@ -102,7 +106,7 @@ class GradientModulation(Remedy):
         for m in names:
             logits = self.heads[m](features[m].detach()).float()
             total = total + loss_fn(logits, labels)
-            confidence = logits.softmax(dim=-1).gather(1, labels[:, None]).squeeze(1)  # p(true class)
+            confidence = self._confidence(logits, labels)
             here = present[m].to(confidence.dtype)
             scores.append((confidence * here).sum() / here.sum().clamp(min=1.0))
         score = torch.stack(scores)  # (M,)
@@ -110,6 +114,12 @@ class GradientModulation(Remedy):
         ratio = score / others.clamp(min=1e-6)
         self.coefficients = 1.0 - torch.tanh(self.alpha * torch.relu(ratio - 1.0))
         return total
+
+    def _confidence(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Per sample: p(true class), or for regression the Gaussian likelihood ``exp(-e²/2)``."""
+        if self.regression:
+            return torch.exp(-0.5 * (logits[:, 0] - labels).square())
+        return logits.softmax(dim=-1).gather(1, labels[:, None]).squeeze(1)
 
     def after_backward(self, encoders):
         if self.coefficients is None:
@@ -125,8 +135,8 @@ class GradientModulation(Remedy):
 class GradientBlending(Remedy):
     """Fused loss plus per-modality head losses, weighted by each head's generalisation over overfitting."""
 
-    def __init__(self, dims: Mapping[str, int], num_classes: int) -> None:
-        super().__init__(dims, num_classes)
+    def __init__(self, dims: Mapping[str, int], num_outputs: int) -> None:
+        super().__init__(dims, num_outputs)
         count = len(dims) + 1  # the fused output, then one head per modality
         self.register_buffer("weights", torch.full((count,), 1.0 / count))
         self.register_buffer("train_sum", torch.zeros(count))
@@ -160,10 +170,11 @@ class GradientBlending(Remedy):
         self.rows.zero_()
 
 
-def make_remedy(name: str, dims: Mapping[str, int], num_classes: int, *, ogm_alpha: float) -> Remedy | None:
-    """The remedy called ``name`` for encoders giving embeddings of sizes ``dims`` (``None`` for "none")."""
+def make_remedy(name: str, dims: Mapping[str, int], num_outputs: int, *, ogm_alpha: float) -> Remedy | None:
+    """The remedy called ``name`` for encoders giving embeddings of sizes ``dims`` and a head of
+    ``num_outputs`` (classes, or 1 for regression); ``None`` for "none"."""
     if name == "none":
         return None
     if name == "ogm-ge":
-        return GradientModulation(dims, num_classes, ogm_alpha)
-    return GradientBlending(dims, num_classes)
+        return GradientModulation(dims, num_outputs, ogm_alpha)
+    return GradientBlending(dims, num_outputs)

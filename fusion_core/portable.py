@@ -74,8 +74,11 @@ def export_run(store: RunStore, run_id: str, out: str | os.PathLike[str] | None 
 
 
 def model_card(run: RunResult) -> str:
-    """A Markdown page about the run: data, modalities, method, metrics, confusion matrix, how to repeat."""
+    """A Markdown page about the run: data, modalities, method, metrics, confusion matrix (for
+    classes), how to repeat it and how to read its ONNX output."""
     metrics = run.metrics
+    regression = run.task == "regression"
+    mean, std = run.target_scale
     lines = [
         f"# Model card: {_md(run.label)}",
         "",
@@ -84,7 +87,9 @@ def model_card(run: RunResult) -> str:
         f"- **Fusion method:** {_md(run.method)}",
         f"- **Seed:** {run.seed} · **epochs:** {run.epochs_run} ({_md(run.stopped)}) · "
         f"**parameters:** {run.params:,} · **trained on:** {_md(run.device)} in {run.train_seconds:.1f} s",
-        f"- **Classes:** {', '.join(_md(c) for c in run.class_names)}",
+        f"- **Task:** regression (predicts a number; training targets: mean {mean:.4g}, std {std:.4g})"
+        if regression
+        else f"- **Classes:** {', '.join(_md(c) for c in run.class_names)}",
         "",
         "## Modalities",
         "",
@@ -104,24 +109,30 @@ def model_card(run: RunResult) -> str:
         "| metric | value |",
         "| --- | --- |",
     ]
-    for key, title in (
-        ("accuracy", "accuracy"),
-        ("macro_f1", "macro F1"),
-        ("weighted_f1", "weighted F1"),
-        ("roc_auc", "ROC-AUC (one-vs-rest)"),
-    ):
+    shown = (
+        (("r2", "R²"), ("mae", "MAE (target units)"), ("rmse", "RMSE (target units)"))
+        if regression
+        else (
+            ("accuracy", "accuracy"),
+            ("macro_f1", "macro F1"),
+            ("weighted_f1", "weighted F1"),
+            ("roc_auc", "ROC-AUC (one-vs-rest)"),
+        )
+    )
+    for key, title in shown:
         value = metrics.get(key)
         lines.append(f"| {title} | {'n/a' if value is None else f'{value:.4f}'} |")
-    matrix = metrics.get("confusion_matrix") or []
-    lines += [
-        "",
-        "## Confusion matrix (rows: true class, columns: predicted class)",
-        "",
-        "| true \\ predicted | " + " | ".join(_md(c) for c in run.class_names) + " |",
-        "| --- |" + " --- |" * len(run.class_names),
-    ]
-    for name, row in zip(run.class_names, matrix, strict=False):
-        lines.append(f"| {_md(name)} | " + " | ".join(str(v) for v in row) + " |")
+    if not regression:
+        matrix = metrics.get("confusion_matrix") or []
+        lines += [
+            "",
+            "## Confusion matrix (rows: true class, columns: predicted class)",
+            "",
+            "| true \\ predicted | " + " | ".join(_md(c) for c in run.class_names) + " |",
+            "| --- |" + " --- |" * len(run.class_names),
+        ]
+        for name, row in zip(run.class_names, matrix, strict=False):
+            lines.append(f"| {_md(name)} | " + " | ".join(str(v) for v in row) + " |")
     inputs = [
         f"`{name}` ({spec.form}, shape (N, {', '.join(map(str, spec.shape))}), "
         f"{'int64 token ids' if spec.form == 'tokens' else 'float32'}) and `{name}_present` (N,) bool"
@@ -153,7 +164,12 @@ def model_card(run: RunResult) -> str:
         "",
         f"`fusion-explorer export --run {run.run_id} --onnx model.onnx` writes the network alone. It takes the "
         "inputs after preprocessing, one named input per modality plus its presence mask, and returns "
-        "`logits` (N, C) (softmax them for probabilities):",
+        + (
+            f"`logits` (N, 1), the standardised value: the prediction is `logits * {std:.6g} + {mean:.6g}` "
+            "in the target's units:"
+            if regression
+            else "`logits` (N, C) (softmax them for probabilities):"
+        ),
         "",
         *[f"- {line}" for line in inputs],
         "",
@@ -286,7 +302,10 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, hi
 def _check_consistent(run: RunResult, shown: str, hint: str) -> None:
     """The parts agree with each other: classes, modalities, predictions."""
     problems: list[str] = []
-    if run.probabilities.shape[1:] != (len(run.class_names),):
+    if run.task == "regression":
+        if run.class_names or run.probabilities.shape[1:] != (1,):
+            problems.append("a regression run has classes or no predicted value per sample")
+    elif run.probabilities.shape[1:] != (len(run.class_names),):
         problems.append("predictions.csv has no probability column per class")
     specs = set(run.input_specs)
     if not specs or not specs <= set(run.preprocessing_state):

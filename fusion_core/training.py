@@ -545,7 +545,7 @@ def imbalance_remedy(model: nn.Module, data: PreparedData, config: TrainConfig, 
         )
         return None
     dims = {name: model.encoders[name].out_dim for name in names}
-    return make_remedy(config.imbalance, dims, data.num_classes, ogm_alpha=config.ogm_alpha)
+    return make_remedy(config.imbalance, dims, data.num_outputs, ogm_alpha=config.ogm_alpha)
 
 
 def logits_in_batches(model, tensors, rows, batch_size) -> torch.Tensor:

@@ -4,7 +4,7 @@ A fair comparison gives every method the same chance. ``tune_methods`` runs one
 Optuna study per method, with the same number of trials, the same sampler (TPE,
 seeded) and the same training budget rule for each. A trial trains the method on
 the training split with suggested settings and is scored by its best validation
-macro-F1; the test split is never looked at. The best setting of each method is
+score, the task's main metric (macro-F1, or R² for a regression target); the test split is never looked at. The best setting of each method is
 then what ``compare`` trains on every seed and fold and scores on the test split.
 
 What is searched (``SEARCH_SPACE``): the learning rate and weight decay (log
@@ -47,7 +47,8 @@ SEARCH_SPACE = {
 
 @dataclass
 class StudySummary:
-    """One method's study: its best setting and the best-so-far validation macro-F1 by trial."""
+    """One method's study: its best setting and the best-so-far validation score by trial (macro-F1,
+    or R² when ``metric`` is ``"r2"``; the ``*_macro_f1`` keys of ``to_dict`` then hold R²)."""
 
     method: str
     study_name: str
@@ -56,6 +57,7 @@ class StudySummary:
     best_value: float | None
     best_params: dict[str, Any]
     values: list[float | None] = field(default_factory=list)  # per trial; None: the trial failed
+    metric: str = "macro_f1"  # what the trials were scored by: the task's main metric
 
     @property
     def best_so_far(self) -> list[float | None]:
@@ -77,6 +79,7 @@ class StudySummary:
             "best_params": self.best_params,
             "val_macro_f1_by_trial": self.values,
             "best_so_far": self.best_so_far,
+            "metric": self.metric,
         }
 
 
@@ -154,6 +157,7 @@ def tune_methods(
         study.set_user_attr("dataset", prepared.dataset_name)
         study.set_user_attr("method", method)
         study.set_user_attr("session", session)
+        study.set_user_attr("metric", prepared.main_metric)
         study.set_user_attr("workspace", workspace or DEFAULT_WORKSPACE)
 
         def objective(
@@ -197,6 +201,7 @@ def summarize_study(study: optuna.Study) -> StudySummary:
         best_value=None if best is None else float(best.value),
         best_params={} if best is None else dict(best.params),
         values=values,
+        metric=attrs.get("metric", "macro_f1"),  # studies saved before regression were all macro-F1
     )
 
 

@@ -62,9 +62,11 @@ def test_unknown_regression_loss_says_which_exist():
         TrainConfig(regression_loss="l1")
 
 
-@pytest.mark.parametrize(
-    "method", sorted(n for n in FUSIONS.names() if not FUSIONS.get(n).per_modality_baseline)
-)
+FUSED = sorted(n for n in FUSIONS.names() if not FUSIONS.get(n).per_modality_baseline)
+REGRESSING = [n for n in FUSED if not FUSIONS.get(n).no_regression]
+
+
+@pytest.mark.parametrize("method", REGRESSING)
 def test_every_fusion_method_predicts_one_number(method):
     data = product_data(n=64)
     model = build_model(data.input_specs(), 0, ModelConfig(fusion=method), task="regression")
@@ -73,6 +75,57 @@ def test_every_fusion_method_predicts_one_number(method):
     masks["B"][:4] = False
     out = model(inputs, masks)
     assert out.shape == (8, 1) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("method", REGRESSING)
+def test_regression_loss_falls_and_reaches_every_encoder(method):
+    """A few full-batch steps of the training objective (MSE on the standardised target, plus the
+    per-modality heads' own losses) lower it, and the first step's gradient reaches every encoder."""
+    from fusion_core.training import DeviceTensors, loss_function
+
+    data = product_data(n=128)
+    torch.manual_seed(0)
+    model = build_model(
+        data.input_specs(), 0, ModelConfig(fusion=method, embedding_dim=16), task="regression"
+    ).train()
+    tensors = DeviceTensors.from_prepared(data, torch.device("cpu"))
+    inputs, masks = tensors.take(data.splits.train)
+    targets = tensors.labels[data.splits.train]
+    loss_fn = loss_function("regression", TrainConfig(), None)
+    leaves = {n: x.clone().requires_grad_(True) for n, x in inputs.items()}
+    model.fusion.training_loss(model(leaves, masks, details=True), targets, loss_fn).backward()
+    assert all(leaves[n].grad.abs().sum() > 0 for n in leaves), "an input gets no gradient"
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for step in range(25):
+        optimizer.zero_grad()
+        output = model(inputs, masks, details=True)
+        loss = model.fusion.training_loss(output, targets, loss_fn)
+        loss.backward()
+        if step == 0:
+            for name, encoder in model.encoders.items():
+                grads = [p.grad for p in encoder.parameters() if p.grad is not None]
+                if encoder.name != "flatten":  # early fusion's pass-through encoder has nothing to learn
+                    assert grads and any(g.abs().sum() > 0 for g in grads), f"no gradient reached {name}"
+        optimizer.step()
+        losses.append(loss.item())
+    assert output.logits.shape == (len(targets), 1)
+    assert losses[-1] < 0.9 * losses[0], losses
+
+
+@pytest.mark.parametrize("method", [n for n in FUSED if FUSIONS.get(n).no_regression])
+def test_a_method_that_cannot_regress_says_why_and_compare_skips_it(method):
+    from fusion_core.config import ExperimentConfig
+    from fusion_core.experiment import run_one
+
+    data = product_data(n=64)
+    with pytest.raises(
+        ConfigError, match=f"fusion '{method}' cannot predict a number: .*pick another method"
+    ):
+        build_model(data.input_specs(), 0, ModelConfig(fusion=method), task="regression")
+    config = ExperimentConfig(model=ModelConfig(fusion=method), train=TrainConfig(epochs=1, device="cpu"))
+    problem = run_one(config, data)
+    assert problem.status == "skipped" and "cannot predict a number" in problem.reason
 
 
 def _r2(method: str, data: PreparedData, loss: str = "mse") -> float:
@@ -229,3 +282,112 @@ def test_compare_ranks_regression_by_r2_with_sk_regressors_and_gain_over_unimoda
     gains = {row["method"]: row["gain_over_best_unimodal"] for row in rows}
     assert gains["tensor"] == pytest.approx(r2["tensor"] - r2["only:A"])
     assert rows[0]["vs_best_unimodal"] is not None or rows[0]["method"] == "only:A"
+
+
+@pytest.fixture(scope="module")
+def regression_runs(tmp_path_factory):
+    """A product bundle and two saved regression runs, one per imbalance remedy."""
+    from fusion_core.config import DataConfig, ExperimentConfig
+    from fusion_core.experiment import run_experiment
+    from fusion_core.runs import RunStore
+
+    folder = tmp_path_factory.mktemp("product")
+    bundle = _product_bundle(folder, n=240)
+    store = RunStore(folder / "runs")
+    runs = {}
+    for remedy in ("blend", "ogm-ge"):
+        config = ExperimentConfig(
+            data=DataConfig(source=str(bundle)),
+            model=ModelConfig(fusion="concat", embedding_dim=16),
+            train=TrainConfig(epochs=4, lr=1e-2, device="cpu", imbalance=remedy),
+        )
+        runs[remedy] = store.load(run_experiment(config, store=store).run_id)
+    return bundle, store, runs
+
+
+def test_imbalance_remedies_train_a_regression_run(regression_runs):
+    _, _, runs = regression_runs
+    for remedy, run in runs.items():
+        assert run.task == "regression" and np.isfinite(run.metrics["rmse"]), remedy
+        assert all(np.isfinite(log.train_loss) and log.val_r2 is not None for log in run.history), remedy
+
+
+def test_gradient_modulation_slows_the_modality_that_predicts_the_number_better():
+    from fusion_core.imbalance import GradientModulation
+    from fusion_core.training import loss_function
+
+    remedy = GradientModulation({"good": 1, "poor": 1}, 1, alpha=0.5)
+    with torch.no_grad():
+        for head in remedy.heads.values():
+            head.weight.fill_(1.0)
+            head.bias.zero_()
+    targets = torch.linspace(-1, 1, 32)
+    features = {"good": targets[:, None], "poor": torch.zeros(32, 1)}  # the good probe is exact
+    present = {m: torch.ones(32, dtype=torch.bool) for m in features}
+    remedy.loss(torch.zeros(()), features, present, targets, loss_function("regression", TrainConfig(), None))
+    good, poor = remedy.coefficients.tolist()
+    assert good < 1.0 and poor == pytest.approx(1.0)
+
+
+def test_a_regression_run_exports_with_a_card_in_its_own_metrics_and_imports_again(regression_runs, tmp_path):
+    from fusion_core.portable import MODEL_CARD, export_run, import_run, read_run_zip
+    from fusion_core.runs import RunStore
+
+    _, store, runs = regression_runs
+    run = runs["blend"]
+    data = export_run(store, run.run_id)
+    members, again = read_run_zip(data)
+    card = members[MODEL_CARD].decode()
+    assert "**Task:** regression" in card and f"| R² | {run.metrics['r2']:.4f} |" in card
+    assert "Confusion matrix" not in card and "macro F1" not in card
+    mean, std = run.target_scale
+    assert f"`logits * {std:.6g} + {mean:.6g}`" in card
+    imported = RunStore(tmp_path / "other").load(import_run(RunStore(tmp_path / "other"), data))
+    assert imported.task == "regression" and imported.metrics == run.metrics
+    np.testing.assert_allclose(again.y_pred, run.y_pred)
+
+
+def test_a_regression_run_exports_to_onnx_with_the_same_values(regression_runs, tmp_path):
+    pytest.importorskip("onnxruntime", reason="install the [onnx] extra to test ONNX export")
+    from fusion_core.onnx_export import export_onnx, parity_on_test_split
+
+    _, _, runs = regression_runs
+    run = runs["ogm-ge"]
+    parity = parity_on_test_split(run, export_onnx(run, tmp_path / "model.onnx"))
+    assert parity.rows == len(run.test_ids) and parity.max_abs_diff < 1e-4 and parity.same_predictions
+
+
+def test_robustness_of_a_regression_run_is_scored_in_r2_with_its_error(regression_runs):
+    from fusion_core import plots
+    from fusion_core.analysis.robustness import robustness_run
+    from fusion_core.cli.analysis_commands import robustness_text
+
+    _, _, runs = regression_runs
+    run = runs["blend"]
+    report = robustness_run(run, adversarial=True)
+    assert report["metric"] == "r2" and report["run"]["r2"] == pytest.approx(run.metrics["r2"], abs=1e-5)
+    assert report["clean_score"] == pytest.approx(run.metrics["r2"], abs=1e-5)
+    assert report["clean_rmse"] == pytest.approx(run.metrics["rmse"], rel=1e-4)
+    missing = next(c for c in report["curves"] if (c["modality"], c["corruption"]) == ("B", "missing"))
+    # hiding B from every sample leaves A, which alone says nothing about a product: R² falls, RMSE rises
+    assert missing["score"][-1] < missing["score"][0] - 0.2 and missing["rmse"][-1] > missing["rmse"][0]
+    assert {c["corruption"] for c in report["adversarial"]} == {"fgsm", "pgd"}
+    figure = plots.robustness_figure(report, "missing")
+    assert figure.layout.yaxis.title.text == "R²" and list(figure.data[1].y) == missing["score"]
+    text = robustness_text(report)
+    assert "clean R²" in text and "RMSE" in text and "macro-F1" not in text
+
+
+def test_tuning_a_regression_method_scores_trials_by_validation_r2(tmp_path):
+    from fusion_core.config import DataConfig, ExperimentConfig
+    from fusion_core.data import load_dataset
+    from fusion_core.modalities import prepare
+    from fusion_core.plots import tuning_history_figure
+    from fusion_core.tuning import tune_methods
+
+    prepared = prepare(load_dataset(_product_bundle(tmp_path, n=200)), DataConfig(), cache=False)
+    template = ExperimentConfig(model=ModelConfig(fusion="concat"), train=TrainConfig(epochs=2, device="cpu"))
+    _, (study,) = tune_methods({"concat": template}, prepared, trials=2)
+    assert study.metric == "r2" and study.to_dict()["metric"] == "r2" and len(study.values) == 2
+    assert all(v is None or v <= 1.0 for v in study.values)
+    assert tuning_history_figure([study]).layout.yaxis.title.text == "validation R²"

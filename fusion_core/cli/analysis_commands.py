@@ -46,11 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     robustness = subparsers.add_parser(
         "robustness",
         help="how a saved run holds up under noise, missing modalities, corruptions and attacks",
-        description="Score a saved run (macro-F1 on its test samples) as each modality gets Gaussian noise "
+        description="Score a saved run (macro-F1 on its test samples; R² and RMSE for a regression run) as "
+        "each modality gets Gaussian noise "
         "(in units of its training spread), goes missing for a growing share of samples, is corrupted "
         "(occlusion for images, word dropout for text, time masking for audio and series) or attacked "
         "(FGSM and PGD on the continuous inputs, per modality and all together). Each curve is summed up "
-        "as its robustness: the area under the F1-severity curve relative to clean F1 (1.0: no loss).",
+        "as its robustness: the area under the score-severity curve relative to the clean score (1.0: no loss).",
     )
     robustness.add_argument(
         "--run", required=True, metavar="ID", help="the run id (see 'fusion-explorer runs')"

@@ -609,7 +609,8 @@ def _compare_report(report: dict[str, Any], args: argparse.Namespace) -> str:
     if report["verdict"]:
         lines += ["", report["verdict"]]
     if report["tuning"]:
-        lines += ["", "tuning (best validation macro-F1 so far, by trial)"]
+        score = METRIC_NAMES[report["tuning"][0]["metric"]]
+        lines += ["", f"tuning (best validation {score} so far, by trial)"]
         lines.append(
             _table(
                 [

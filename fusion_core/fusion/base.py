@@ -81,6 +81,8 @@ class Fusion(nn.Module):
     fixed_encoder: ClassVar[str | None] = None
     head_options: ClassVar[tuple[str, ...]] = ("hidden", "dropout")
     learns_interactions: ClassVar[bool] = True
+    no_regression: ClassVar[str] = ""
+    """Why the method cannot predict a number (a regression target), or "" when it can."""
 
     fused_dim: int
     head: nn.Module
@@ -92,9 +94,14 @@ class Fusion(nn.Module):
                 f"fusion {self.name!r} needs at least {self.min_modalities} modalities, "
                 f"got {len(in_dims)}: {', '.join(in_dims) or 'none'}"
             )
-        self.in_dims = dict(in_dims)
         # The head's output size comes from the task: one score per class, or a single number
         # for a regression target (``build_model`` passes 1), so every method regresses for free.
+        if num_classes == 1 and self.no_regression:
+            raise ConfigError(
+                f"fusion {self.name!r} cannot predict a number: {self.no_regression}; "
+                "pick another method for a regression target"
+            )
+        self.in_dims = dict(in_dims)
         self.num_classes = num_classes
         self.task = "regression" if num_classes == 1 else "classification"
 

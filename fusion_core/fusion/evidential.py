@@ -78,6 +78,11 @@ class EvidentialFusion(Fusion):
     )
     level = "late"
     learns_interactions = False
+    no_regression = (
+        "its opinions are Dirichlet distributions over classes (belief per class plus an uncertainty, "
+        "combined by Dempster's rule), and a number has no classes to hold evidence for; 'late' with "
+        "combine 'weighted' averages per-modality values by learned inverse-variance weights instead"
+    )
     option_help = {
         "hidden": "units in the hidden layer of each modality's evidence network",
         "dropout": "fraction of hidden units dropped at random while training",

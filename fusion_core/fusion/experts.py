@@ -39,7 +39,11 @@ class ModalityExpertsFusion(Fusion):
         "epochs, below the image expert alone), while their own losses keep every expert a "
         "competent classifier for the gate to choose from. Because each expert sees one modality and the gate can only reweigh "
         "their votes, the mixture cannot represent an interaction such as an XOR of two modalities; "
-        "the gate weights are shown as 'gates'."
+        "the gate weights are shown as 'gates'. For a number (regression) each expert predicts a "
+        "value and the prediction is the gated average of the values. There the gate can learn an "
+        "interaction after all: it reads every modality, so one modality can choose whose value "
+        "counts, although a weighted average of values each from one modality still cannot multiply "
+        "them."
     )
     shapes = (
         "{m: (N, d_m)} → experts: probabilities (N, M, C); gate: concat (N, Σ d_m) → Linear+ReLU → "
@@ -91,10 +95,18 @@ class ModalityExpertsFusion(Fusion):
     def fuse(self, features, masks, sequences=None) -> FusionOutput:
         names = self.modality_names
         inputs = [zero_absent(features[m], masks[m]) for m in names]
-        log_probs = torch.stack(
-            [self.head[m](x).log_softmax(dim=-1) for m, x in zip(names, inputs, strict=True)], dim=1
-        )  # (N, M, C)
+        outputs = [self.head[m](x) for m, x in zip(names, inputs, strict=True)]
         log_gates = masked_log_softmax(self.gate(torch.cat(inputs, dim=1)), presence_matrix(masks, names))
+        if self.task == "regression":  # a gated average of the experts' values
+            values = torch.cat(outputs, dim=1)  # (N, M)
+            prediction = (log_gates.exp() * values).sum(dim=1, keepdim=True)
+            return FusionOutput(
+                prediction,
+                values,
+                {"gates": log_gates.exp()},
+                unimodal_logits={m: values[:, i : i + 1] for i, m in enumerate(names)},
+            )
+        log_probs = torch.stack([out.log_softmax(dim=-1) for out in outputs], dim=1)  # (N, M, C)
         logits = torch.logsumexp(log_gates.unsqueeze(-1) + log_probs, dim=1)  # log Σ_m g_m p_m
         probabilities = log_probs.exp()
         return FusionOutput(

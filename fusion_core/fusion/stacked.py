@@ -42,7 +42,10 @@ class StackedFusion(Fusion):
         "every base model, k times the cost. An absent modality's prediction is replaced by zeros "
         "and flagged. The meta-learner reads only the base models' class scores, and each base "
         "model sees one modality, so it cannot represent interactions such as an XOR of two "
-        "modalities (the base predictions carry no information about the label there)."
+        "modalities (the base predictions carry no information about the label there). For a "
+        "number (regression) each base model predicts a value by its own squared error and the "
+        "meta-learner reads the values; being a small network of them, it can in principle combine "
+        "them non-linearly, but only as well as each base model's value carries what is needed."
     )
     shapes = (
         "{m: (N, d_m)} → base classifier per modality → log-probabilities (N, C) each (trained by "
@@ -88,7 +91,10 @@ class StackedFusion(Fusion):
         names = self.modality_names
         present = presence_matrix(masks, names)
         own = {m: self.head[m](zero_absent(features[m], masks[m])) for m in names}
-        log_probs = torch.stack([own[m].log_softmax(dim=-1) for m in names], dim=1)  # (N, M, C)
-        shown = log_probs.detach() * present.unsqueeze(-1).to(log_probs.dtype)
-        fused = torch.cat([shown.flatten(1), present.to(log_probs.dtype)], dim=1)
-        return FusionOutput(self.meta(fused), fused, {"probabilities": log_probs.exp()}, unimodal_logits=own)
+        regression = self.task == "regression"
+        # What the meta-learner reads: each base model's value (regression) or log-probabilities.
+        scores = torch.stack([own[m] if regression else own[m].log_softmax(dim=-1) for m in names], dim=1)
+        shown = scores.detach() * present.unsqueeze(-1).to(scores.dtype)  # (N, M, C)
+        fused = torch.cat([shown.flatten(1), present.to(scores.dtype)], dim=1)
+        details = {} if regression else {"probabilities": scores.exp()}
+        return FusionOutput(self.meta(fused), fused, details, unimodal_logits=own)

@@ -202,14 +202,16 @@ def gain_over_baseline_figure(
     return _layout(fig, title, showlegend=any(is_classical(m) for m, _ in gains))
 
 
-def tuning_history_figure(
-    studies: Sequence[Any], *, title: str | None = "Tuning: best validation macro-F1 so far"
-) -> go.Figure:
-    """Best-so-far validation macro-F1 against trial number, one line per method's study.
+def tuning_history_figure(studies: Sequence[Any], *, title: str | None = None) -> go.Figure:
+    """Best-so-far validation score (macro-F1, or R² for regression) against trial number, one line
+    per method's study; the default title names the score.
 
     ``studies`` are ``fusion_core.tuning.StudySummary`` objects (or their ``to_dict()``);
     each trial's own score is drawn as a faint dot.
     """
+    score = METRIC_TITLES[_field(studies[0], "metric", "macro_f1") if studies else "macro_f1"]
+    if title is None:
+        title = f"Tuning: best validation {score} so far"
     fig = go.Figure()
     palette = _palette(len(studies))
     for study, color in zip(studies, palette, strict=True):
@@ -236,7 +238,7 @@ def tuning_history_figure(
         )
     longest = max((len(trace.x) for trace in fig.data), default=0)
     fig.update_xaxes(title_text="trial", dtick=1 if longest <= 20 else None)
-    fig.update_yaxes(title_text="validation macro-F1")
+    fig.update_yaxes(title_text=f"validation {score}")
     return _layout(fig, title)
 
 
