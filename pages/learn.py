@@ -110,6 +110,8 @@ def _method_section(name: str, cls: type, choice: state.DatasetChoice | None, sh
                 st.markdown(f"**When to use it.** {cls.when_to_use}")
             if cls.reference:
                 st.caption(f"Reference: {cls.reference}")
+            if cls.no_regression:
+                st.caption(f"Not for a number to predict (regression): {cls.no_regression}.")
         with picture:
             if shapes is None or choice is None:
                 st.info("Pick a dataset that loads to see this method's diagram.")

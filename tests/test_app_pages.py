@@ -357,3 +357,19 @@ def test_a_regression_sample_trains_and_shows_its_results_compare_and_predict_pa
     assert metric_value(at, "R²") == f"{stored.metrics['r2']:.3f}"
     scatter = plotly_spec(at, "results_scatter")
     assert len(array(scatter["data"][0]["x"])) == len(stored.y_true)
+
+    # A comparison from the Train page: the finished runs in R², the evidential method skipped with why.
+    open_page(at, "train")
+    at.multiselect(key="train_compare_methods").set_value(["only:soil", "concat", "evidential"]).run()
+    at.button(key="train_compare").click().run()
+    assert problems(at) == []
+    job = at.session_state[state.JOB]
+    job.wait(90)
+    assert job.error is None and len(job.results) == 2
+    at.run()
+    assert problems(at) == []
+    (skipped,) = job.problems
+    assert skipped.method == "evidential" and "cannot predict a number" in skipped.reason
+    finished, listed = (frame.value for frame in at.dataframe)  # the finished runs, the skipped one
+    assert list(finished.columns[:3]) == ["run", "R²", "RMSE"] and len(finished) == 2
+    assert list(listed["method"]) == ["evidential"] and "cannot predict a number" in listed["reason"][0]

@@ -150,6 +150,18 @@ def test_product_of_two_modalities_needs_a_method_that_multiplies():
     assert r2["late"] < 0.3 and r2["only:A"] < 0.3 and r2["only:B"] < 0.3, r2
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("method", [m for m in REGRESSING if m not in ("concat", "tensor", "late")])
+def test_a_method_learns_the_product_exactly_when_it_says_it_learns_interactions(method):
+    """The product is an interaction: methods that declare they learn one fit it, the others cannot.
+    (The experts' gate reads every modality, so it fits a little of it: below 0.5, not near 0.)"""
+    r2 = _r2(method, product_data())
+    if FUSIONS.get(method).learns_interactions:
+        assert r2 >= 0.9, r2
+    else:
+        assert r2 < 0.5, r2
+
+
 def test_predictions_come_back_in_the_targets_units_with_huber_loss():
     data = product_data(n=600)
     mean, std = data.target_scale()
@@ -391,3 +403,14 @@ def test_tuning_a_regression_method_scores_trials_by_validation_r2(tmp_path):
     assert study.metric == "r2" and study.to_dict()["metric"] == "r2" and len(study.values) == 2
     assert all(v is None or v <= 1.0 for v in study.values)
     assert tuning_history_figure([study]).layout.yaxis.title.text == "validation R²"
+
+
+def test_training_evidential_fusion_on_a_number_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    from fusion_core.cli import main
+
+    monkeypatch.setenv("FUSION_EXPLORER_RUNS", str(tmp_path / "runs"))
+    bundle = _product_bundle(tmp_path, n=60)
+    assert main(["train", "--data", str(bundle), "--fusion", "evidential", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "fusion 'evidential' cannot predict a number" in err
+    assert "Traceback" not in err and "pick another method" in err

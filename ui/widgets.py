@@ -284,8 +284,14 @@ def _draw_job(view: JobView, *, stop: Callable[[], None], key: str, curves: bool
         rows = [
             {
                 "run": r.label,
-                "macro-F1": round(float(r.metrics["macro_f1"]), 4),
-                "accuracy": round(float(r.metrics["accuracy"]), 4),
+                **{
+                    title: round(float(r.metrics[key]), 4)
+                    for key, title in (
+                        (("r2", "R²"), ("rmse", "RMSE"))
+                        if r.task == "regression"
+                        else (("macro_f1", "macro-F1"), ("accuracy", "accuracy"))
+                    )
+                },
                 "epochs": r.epochs_run,
                 "seconds": round(float(r.train_seconds), 1),
                 "ended because": stop_text(r),
