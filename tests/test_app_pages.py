@@ -169,6 +169,17 @@ def test_a_failing_job_reports_its_error():
 
 
 @pytest.mark.slow
+def wait_rerunning(at, job, seconds: float) -> None:
+    """Wait for ``job`` to end without an error. The page polls the job with a fragment; AppTest
+    does not tick it, so rerun while waiting, and every rerun must show no problem."""
+    deadline = time.monotonic() + seconds
+    while job.running and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        assert problems(at) == []
+    assert not job.running and job.error is None
+
+
 def test_training_shows_the_stored_run_on_results(app_env):
     at = open_page(new_app(), "train")
     assert at.session_state[state.DATASET].source == DEFAULT_SAMPLE
@@ -177,13 +188,7 @@ def test_training_shows_the_stored_run_on_results(app_env):
     assert problems(at) == []
     job = at.session_state[state.JOB]
     assert job is not None and job.planned_runs == 1
-    # The page polls the job with a fragment; AppTest does not tick it, so rerun while waiting.
-    deadline = time.monotonic() + 60
-    while job.running and time.monotonic() < deadline:
-        time.sleep(0.5)
-        at.run()
-        assert problems(at) == []
-    assert not job.running and job.error is None
+    wait_rerunning(at, job, 60)
     assert len(job.history) == 0 and len(job.results) == 1
     at.run()
     run_id = job.run_ids[-1]
@@ -341,12 +346,7 @@ def test_a_regression_sample_trains_and_shows_its_results_compare_and_predict_pa
     at.button(key="train_start").click().run()
     assert problems(at) == []
     job = at.session_state[state.JOB]
-    deadline = time.monotonic() + 90
-    while job.running and time.monotonic() < deadline:
-        time.sleep(0.5)
-        at.run()
-        assert problems(at) == []
-    assert not job.running and job.error is None
+    wait_rerunning(at, job, 90)
     at.run()
     stored = RunStore(app_env).load(job.run_ids[-1])
     assert stored.task == "regression"
