@@ -117,6 +117,9 @@ def _method_section(name: str, cls: type, choice: state.DatasetChoice | None, sh
                 st.info("Pick a dataset that loads to see this method's diagram.")
                 return
             specs, num_classes, types, task = shapes
+            if task == "regression" and cls.no_regression:
+                st.info("This method predicts classes only; pick a dataset with classes to see its diagram.")
+                return
             try:
                 dot = _diagram(
                     choice.digest,

@@ -52,6 +52,9 @@ def test_a_try_it_link_opens_the_lab_on_its_lesson():
     assert at.session_state["lab_preset"] is None
 
 
+NUMBER_SAMPLES = {info.name for info in list_samples() if info.classes == 0}  # regression targets
+
+
 @pytest.mark.parametrize("sample", [info.name for info in list_samples()])
 def test_learn_page_explains_and_draws_every_method_when_opened(sample):
     at = _open("pages/learn.py")
@@ -60,7 +63,7 @@ def test_learn_page_explains_and_draws_every_method_when_opened(sample):
     for name in FUSIONS:
         at.session_state[f"learn_method_{name}"] = True
     tabs = [tab.label for tab in at.tabs]
-    titles, drawn = [], 0
+    titles, drawn, classes_only = [], 0, 0
     for label in tabs:
         at.session_state["learn_family_tabs"] = label
         at.run()
@@ -71,9 +74,12 @@ def test_learn_page_explains_and_draws_every_method_when_opened(sample):
         ]
         drawn += len(at.get("graphviz_chart"))
         assert not [i.value for i in at.info if "Not drawn" in i.value], label
+        classes_only += sum("predicts classes only" in i.value for i in at.info)
     for name, cls in FUSIONS.items():
         assert any(title.startswith(f"{cls.title} ") for title in titles), f"no section for {name}"
-    assert drawn == len(FUSIONS)  # every method drawn once, in its own family's tab
+    # every method drawn once, in its own family's tab; for a number, those that predict classes only say so
+    cannot = sum(bool(cls.no_regression) for _, cls in FUSIONS.items()) if sample in NUMBER_SAMPLES else 0
+    assert classes_only == cannot and drawn == len(FUSIONS) - cannot
     at.session_state["learn_scores"] = True
     at.run()
     text = " ".join(m.value for m in at.markdown)
