@@ -440,7 +440,7 @@ def compare(
             )
         )
 
-    comparison = Comparison(budget=budget_rule(train))
+    comparison = Comparison(budget=budget_rule(train, dataset.task))
     templates = {
         method: method_config(method, data_config, train, model_template, train.seed)
         for method in method_names

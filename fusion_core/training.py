@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from fusion_core.config import TrainConfig
-from fusion_core.data.types import PreparedData
+from fusion_core.data.types import MAIN_METRIC, METRIC_NAMES, PreparedData
 from fusion_core.device import describe_device, resolve_device
 from fusion_core.errors import ConfigError, TrainingError
 from fusion_core.imbalance import make_remedy
@@ -394,8 +394,9 @@ class LearningRateSchedule:
                 self._set(self.base_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def budget_rule(config: TrainConfig) -> str:
-    """The training budget of ``config`` in one sentence, for the Train page and reports."""
+def budget_rule(config: TrainConfig, task: str = "classification") -> str:
+    """The training budget of ``config`` in one sentence, for the Train page and reports; ``task``
+    names the validation score early stopping watches (macro-F1, or R² for regression)."""
     schedule = {
         "plateau": f"the learning rate is halved after {plateau_wait(config.patience)} epochs without gain",
         "cosine": f"the learning rate warms up for {LearningRateSchedule.WARMUP_EPOCHS} epochs, then "
@@ -404,7 +405,7 @@ def budget_rule(config: TrainConfig) -> str:
     }[config.schedule]
     budget = f", or after {config.time_budget:g} s of training" if config.time_budget is not None else ""
     return (
-        f"Train until validation macro-F1 has not improved for {config.patience} epochs in a row "
+        f"Train until validation {METRIC_NAMES[MAIN_METRIC[task]]} has not improved for {config.patience} epochs in a row "
         f"(the best epoch's weights are kept), at most {config.epochs} epochs{budget}; {schedule}."
     )
 

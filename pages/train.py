@@ -37,7 +37,7 @@ try:
 except FusionExplorerError as exc:
     show_error(exc)
     st.stop()
-st.caption(f"Budget rule, the same for every method: {budget_rule(train)}")
+st.caption(f"Budget rule, the same for every method: {budget_rule(train, dataset.task)}")
 
 baselines = [m for m in methods if m.startswith("only:")]
 default_queue = [m for m in saved.compare_methods if m in methods] or list(

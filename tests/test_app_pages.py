@@ -360,6 +360,7 @@ def test_a_regression_sample_trains_and_shows_its_results_compare_and_predict_pa
 
     # A comparison from the Train page: the finished runs in R², the evidential method skipped with why.
     open_page(at, "train")
+    assert any("Train until validation R² has not improved" in c.value for c in at.caption)
     at.multiselect(key="train_compare_methods").set_value(["only:soil", "concat", "evidential"]).run()
     at.button(key="train_compare").click().run()
     assert problems(at) == []

@@ -449,7 +449,7 @@ def _train_json(result: Any, data: str, encoders: dict[str, str]) -> dict[str, A
         "epochs_run": result.epochs_run,
         "stopped": result.stopped,
         "stopped_because": explain_stop(result),
-        "budget": budget_rule(result.config.train),
+        "budget": budget_rule(result.config.train, result.task),
         "device": result.device,
     }
 
