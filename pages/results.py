@@ -67,41 +67,42 @@ if run.task == "regression":
     )
     if run.history:
         st.plotly_chart(plots.training_curves_figure(run.history), width="stretch", key="results_curves")
-    st.header("Insight")
-    render_insight_panel(run)
-    st.stop()
+else:
+    left, right = st.columns(2)
+    with left:
+        normalize = st.toggle(
+            "Show shares of each true class",
+            key="results_cm_normalize",
+            help="Off: how many test samples fall in each cell. On: each row divided by its total, so the "
+            "diagonal is each class's recall.",
+        )
+        st.plotly_chart(
+            plots.confusion_matrix_figure(
+                run.metrics["confusion_matrix"], run.class_names, normalize=normalize
+            ),
+            width="stretch",
+            key="results_confusion",
+        )
+    with right:
+        st.plotly_chart(
+            plots.per_class_metrics_figure(run.metrics["per_class"]), width="stretch", key="results_per_class"
+        )
 
-left, right = st.columns(2)
-with left:
-    normalize = st.toggle(
-        "Show shares of each true class",
-        key="results_cm_normalize",
-        help="Off: how many test samples fall in each cell. On: each row divided by its total, so the "
-        "diagonal is each class's recall.",
-    )
-    st.plotly_chart(
-        plots.confusion_matrix_figure(run.metrics["confusion_matrix"], run.class_names, normalize=normalize),
-        width="stretch",
-        key="results_confusion",
-    )
-with right:
-    st.plotly_chart(
-        plots.per_class_metrics_figure(run.metrics["per_class"]), width="stretch", key="results_per_class"
-    )
+    if run.history:
+        st.plotly_chart(plots.training_curves_figure(run.history), width="stretch", key="results_curves")
+    if run.probabilities is not None and len(run.probabilities):
+        st.plotly_chart(
+            plots.roc_figure(run.y_true, run.probabilities, run.class_names),
+            width="stretch",
+            key="results_roc",
+        )
 
-if run.history:
-    st.plotly_chart(plots.training_curves_figure(run.history), width="stretch", key="results_curves")
-if run.probabilities is not None and len(run.probabilities):
-    st.plotly_chart(
-        plots.roc_figure(run.y_true, run.probabilities, run.class_names), width="stretch", key="results_roc"
-    )
-
-st.subheader("Classification report")
-rows = [
-    {"class": name, **{k: round(float(v), 4) if k != "support" else int(v) for k, v in scores.items()}}
-    for name, scores in run.metrics["per_class"].items()
-]
-st.dataframe(rows, hide_index=True, width="stretch", key="results_report")
+    st.subheader("Classification report")
+    rows = [
+        {"class": name, **{k: round(float(v), 4) if k != "support" else int(v) for k, v in scores.items()}}
+        for name, scores in run.metrics["per_class"].items()
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch", key="results_report")
 with st.expander("Repeat this run from a terminal"):
     st.caption(
         "Save the run's configuration (every preprocessing, encoder, fusion and training option) and train "

@@ -357,6 +357,11 @@ def test_a_regression_sample_trains_and_shows_its_results_compare_and_predict_pa
     assert metric_value(at, "R²") == f"{stored.metrics['r2']:.3f}"
     scatter = plotly_spec(at, "results_scatter")
     assert len(array(scatter["data"][0]["x"])) == len(stored.y_true)
+    at.toggle(key="results_robustness_measure").set_value(True).run(timeout=60)
+    assert problems(at) == []
+    missing = plotly_spec(at, "results_robustness_missing")
+    assert missing["layout"]["yaxis"]["title"]["text"] == "R²"
+    assert {trace["name"].split(" (")[0] for trace in missing["data"]} == {"soil", "climate"}
 
     # A comparison from the Train page: the finished runs in R², the evidential method skipped with why.
     open_page(at, "train")

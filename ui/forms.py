@@ -142,7 +142,8 @@ TRAIN_FIELDS: tuple[tuple[str, str, tuple, str], ...] = (
         "patience",
         "Early stopping patience",
         (1, 500, 1),
-        "Stop when validation macro-F1 has not improved for this many epochs; the best epoch is kept.",
+        "Stop when the validation score (macro-F1, or R² for a number) has not improved for this many "
+        "epochs; the best epoch is kept.",
     ),
     (
         "schedule",
