@@ -197,8 +197,9 @@ def _predicted_values(
     table = pd.DataFrame({"id": dataset.ids, "predicted": values})
     modalities = _presence_columns(table, data)
     notes, metrics = [], None
-    if dataset.target in dataset.table.columns:
-        truth = pd.to_numeric(dataset.table[dataset.target], errors="coerce")
+    target = _target_column(dataset)
+    if target is not None:
+        truth = pd.to_numeric(dataset.table[target], errors="coerce")
         if truth.notna().all() and len(truth):
             table["true"] = truth.to_numpy(dtype=float)
             table["error"] = table["predicted"] - table["true"]
@@ -212,6 +213,28 @@ def _predicted_values(
             "predicted from the modalities present, as in training (see the 'missing' column)"
         )
     return prediction
+
+
+def _target_column(dataset: Dataset) -> str | None:
+    """The new samples' numeric targets for a regression run: the dataset's label column when it
+    has any numbers, else the one other column (not an input, not the id) that is all numbers, so a table
+    keeps working whatever its target column is called; ``None`` when there is no such column."""
+    table = dataset.table
+
+    def numbers(column: str) -> pd.Series:
+        return pd.to_numeric(table[column], errors="coerce")
+
+    if dataset.target in table.columns and numbers(dataset.target).notna().any():
+        return dataset.target
+    inputs = {column for spec in dataset.modalities.values() for column in spec.columns}
+    candidates = [
+        column
+        for column in table.columns
+        if column not in inputs
+        and column not in (dataset.id_column, dataset.target)
+        and numbers(column).notna().all()
+    ]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _labels(dataset: Dataset, class_names: list[str]) -> pd.Series:

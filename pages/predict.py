@@ -64,6 +64,17 @@ st.download_button(
     icon=":material/download:",
 )
 
+if not result.class_names:  # a regression run: values, and how far they are from the targets given
+    if result.metrics is not None:
+        st.subheader("Scores against the targets given")
+        metric_cards(result.metrics, key="predict_metrics")
+        st.plotly_chart(
+            plots.predicted_vs_true_figure(result.table["true"], result.table["predicted"]),
+            width="stretch",
+            key="predict_scatter",
+        )
+    st.stop()
+
 st.subheader("Class probabilities of one sample")
 ids = result.table["id"].tolist()
 sample = st.selectbox(

@@ -363,6 +363,22 @@ def test_a_regression_sample_trains_and_shows_its_results_compare_and_predict_pa
     assert missing["layout"]["yaxis"]["title"]["text"] == "R²"
     assert {trace["name"].split(" (")[0] for trace in missing["data"]} == {"soil", "climate"}
 
+    # Predict: the test samples again, with their targets: values, scores and predicted against true.
+    from fusion_core.data import load_dataset
+
+    dataset = load_dataset(stored.config.data.source)
+    position = {sample_id: i for i, sample_id in enumerate(dataset.ids)}
+    table = dataset.table.iloc[[position[s] for s in stored.test_ids]]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("manifest.csv", table.to_csv(index=False))
+    open_page(at, "predict")
+    at.file_uploader(key="predict_upload").set_value([("new.zip", buffer.getvalue(), "application/zip")])
+    at.run()
+    assert problems(at) == []
+    assert metric_value(at, "R²") == f"{stored.metrics['r2']:.3f}"
+    assert array(plotly_spec(at, "predict_scatter")["data"][0]["y"]) == pytest.approx(stored.y_pred, abs=1e-3)
+
     # A comparison from the Train page: the finished runs in R², the evidential method skipped with why.
     open_page(at, "train")
     assert any("Train until validation R² has not improved" in c.value for c in at.caption)
