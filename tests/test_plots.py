@@ -245,3 +245,28 @@ def test_class_names_with_markup_are_escaped_in_figures():
         "&lt;b&gt;bold&lt;/b&gt;",
     ]
     assert "<b>" not in str(class_balance_figure({"<b>bold</b>": 3}).data[0].x)
+
+
+def test_figures_are_built_only_in_the_plots_package():
+    """One home for figures: nothing else in the app imports plotly to build one."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [
+        *root.glob("fusion_core/**/*.py"),
+        *root.glob("ui/*.py"),
+        *root.glob("pages/*.py"),
+        root / "app.py",
+    ]
+    outside = [
+        str(path.relative_to(root))
+        for path in sources
+        if "plots" not in path.relative_to(root).parts
+        and ("import plotly" in path.read_text() or "from plotly" in path.read_text())
+    ]
+    assert outside == []
+    assert (root / "fusion_core/plots/robustness.py").exists()
+    assert (
+        not (root / "fusion_core/plots.py").exists()
+        and not (root / "fusion_core/analysis/figures.py").exists()
+    )
