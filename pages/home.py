@@ -83,7 +83,8 @@ for index, info in enumerate(infos):
         st.subheader(info.title or info.name)
         st.markdown(info.summary)
         chips = " ".join(f":blue-badge[{name}: {kind}]" for name, kind in info.modalities.items())
-        st.markdown(f"{chips}  \n{info.samples} samples · {info.classes} classes")
+        target = f"{info.classes} classes" if info.classes else "a number to predict (regression)"
+        st.markdown(f"{chips}  \n{info.samples} samples · {target}")
         if info.lesson:
             st.caption(info.lesson)
         chosen = current.kind == "sample" and current.source == info.name

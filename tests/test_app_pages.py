@@ -338,7 +338,9 @@ def test_imbalance_remedies_are_gathered_on_the_train_page(app_env):
 
 @pytest.mark.slow
 def test_a_regression_sample_trains_and_shows_its_results_compare_and_predict_pages(app_env):
-    at = open_page(new_app(), "data")
+    at = open_page(new_app(), "home")
+    assert any("a number to predict (regression)" in m.value for m in at.markdown)
+    open_page(at, "data")
     at.selectbox(key="data_sample").select("greenhouse-yield").run()
     assert metric_value(at, "Task") == "regression"
     open_page(at, "train")
