@@ -31,7 +31,7 @@ saved = state.model_choices()
 prefix = f"model:{choice.digest[:16]}:{dataset.content_hash[:8]}"
 
 st.header("Fusion method")
-methods = available_methods(list(dataset.modalities))
+methods = available_methods(list(dataset.modalities), dataset.task)
 current = saved.model.fusion if saved.model.fusion in methods else state.default_fusion(methods)
 
 

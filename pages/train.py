@@ -22,7 +22,7 @@ if dataset is None:
     st.stop()
 running = state.job_running()
 saved = state.train_choices()
-methods = available_methods(list(dataset.modalities))
+methods = available_methods(list(dataset.modalities), dataset.task)
 model = state.model_for(methods)
 st.markdown(
     f"Dataset **{plain(dataset.name)}** · fusion method **{model.fusion}** (change it on the Model page)."

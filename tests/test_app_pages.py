@@ -381,10 +381,12 @@ def test_a_regression_sample_trains_and_shows_its_results_compare_and_predict_pa
     assert metric_value(at, "R²") == f"{stored.metrics['r2']:.3f}"
     assert array(plotly_spec(at, "predict_scatter")["data"][0]["y"]) == pytest.approx(stored.y_pred, abs=1e-3)
 
-    # A comparison from the Train page: the finished runs in R², the evidential method skipped with why.
+    # A comparison from the Train page: the finished runs in R²; a classes-only method is not offered.
     open_page(at, "train")
     assert any("Train until validation R² has not improved" in c.value for c in at.caption)
-    at.multiselect(key="train_compare_methods").set_value(["only:soil", "concat", "evidential"]).run()
+    picker = at.multiselect(key="train_compare_methods")
+    assert "concat" in picker.options and "evidential" not in picker.options
+    picker.set_value(["only:soil", "concat"]).run()
     at.button(key="train_compare").click().run()
     assert problems(at) == []
     job = at.session_state[state.JOB]
@@ -392,8 +394,9 @@ def test_a_regression_sample_trains_and_shows_its_results_compare_and_predict_pa
     assert job.error is None and len(job.results) == 2
     at.run()
     assert problems(at) == []
-    (skipped,) = job.problems
-    assert skipped.method == "evidential" and "cannot predict a number" in skipped.reason
-    finished, listed = (frame.value for frame in at.dataframe)  # the finished runs, the skipped one
+    (finished,) = (frame.value for frame in at.dataframe)
     assert list(finished.columns[:3]) == ["run", "R²", "RMSE"] and len(finished) == 2
-    assert list(listed["method"]) == ["evidential"] and "cannot predict a number" in listed["reason"][0]
+    open_page(at, "model")
+    (fusion,) = [box for box in at.selectbox if str(box.key).endswith(":fusion")]
+    offered = [option.split(" · ")[0] for option in fusion.options]
+    assert "concat" in offered and "evidential" not in offered

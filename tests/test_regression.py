@@ -126,6 +126,12 @@ def test_a_method_that_cannot_regress_says_why_and_compare_skips_it(method):
     config = ExperimentConfig(model=ModelConfig(fusion=method), train=TrainConfig(epochs=1, device="cpu"))
     problem = run_one(config, data)
     assert problem.status == "skipped" and "cannot predict a number" in problem.reason
+    # the app's menus leave it out for a number; compare keeps it, to say why it skips it
+    from fusion_core.fusion import available_methods
+
+    assert method in available_methods(["A", "B"]) and method not in available_methods(
+        ["A", "B"], "regression"
+    )
 
 
 def _r2(method: str, data: PreparedData, loss: str = "mse") -> float:

@@ -52,15 +52,21 @@ def _is_baseline(cls: type[Fusion]) -> bool:
     return cls.per_modality_baseline
 
 
-def available_methods(modality_names: Sequence[str]) -> list[str]:
-    """Every method these modalities can use, then ``only:<modality>`` for each modality.
+def available_methods(modality_names: Sequence[str], task: str | None = None) -> list[str]:
+    """Every method these modalities can use, then ``only:<modality>`` for each modality. With
+    ``task="regression"``, without the methods that predict classes only (``Fusion.no_regression``);
+    ``compare`` lists them all, so that it can say why it skips them.
 
     >>> available_methods(["image", "text"])[-2:]
     ['only:image', 'only:text']
     """
     names = list(modality_names)
     methods = [
-        name for name, cls in FUSIONS.items() if not _is_baseline(cls) and len(names) >= cls.min_modalities
+        name
+        for name, cls in FUSIONS.items()
+        if not _is_baseline(cls)
+        and len(names) >= cls.min_modalities
+        and not (task == "regression" and cls.no_regression)
     ]
     methods.sort(key=lambda name: FAMILIES.index(FUSIONS.get(name).level))  # stable: early, then …
     baselines = [name for name, cls in FUSIONS.items() if _is_baseline(cls)]
