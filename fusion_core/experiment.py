@@ -33,6 +33,7 @@ from fusion_core.baselines import (
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.data.types import Dataset, InputSpec, PreparedData, Splits
 from fusion_core.errors import ConfigError, FusionExplorerError
+from fusion_core.executors import Executor, InProcessExecutor, RunTask
 from fusion_core.metrics import compute_metrics
 from fusion_core.stats import BASELINE_PREFIX, PairedDifference, comparison_statistics, noise_verdict
 from fusion_core.training import BatchProgress, EpochLog, budget_rule, fit, predict, seed_everything
@@ -372,6 +373,7 @@ def compare(
     on_epoch: Callable[[EpochLog], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     baselines: str | None = None,
+    executor: Executor | None = None,
 ) -> Comparison:
     """Train every method on identical splits with the same seeds; return the finished runs.
 
@@ -394,6 +396,10 @@ def compare(
     ``on_problem``) while the others run. ``on_run(result, index, total)`` is
     called as each run finishes; ``should_stop()`` cancels the rest of the queue
     (a run cut short is not returned or saved).
+
+    ``executor`` says where the runs train (``fusion_core.executors``): in this
+    process one after another (the default), or as tasks on a Ray cluster. The
+    results, their order and the saved runs are the same either way.
     """
     from fusion_core.data import kfold_splits, load_dataset
     from fusion_core.modalities import prepare
@@ -436,6 +442,7 @@ def compare(
             on_problem(problem)
 
     total = len(fold_splits) * len(method_names) * seeds
+    executor = executor or InProcessExecutor()
     for fold_index, splits in enumerate(fold_splits):
         prepared = prepare(dataset, data_config, splits=splits)  # once per fold, shared by every method
         if tune and fold_index == 0:
@@ -451,35 +458,43 @@ def compare(
             )
             templates.update(tuned)
             comparison.studies.extend(studies)
+        if should_stop is not None and should_stop():
+            return comparison
+        shared = executor.share(prepared, dataset)  # the workers get the fold's data once
+        fold = None if folds is None else fold_index
+        handles = []
         for method in method_names:
             for seed in range(train.seed, train.seed + seeds):
-                if method in skipped:
-                    break
-                if should_stop is not None and should_stop():
-                    return comparison
                 config = replace(templates[method], train=replace(templates[method].train, seed=seed))
-                fold = None if folds is None else fold_index
                 tuned = tune and not is_baseline_method(method)
                 label = default_label(method, seed, fold) + (" · tuned" if tuned else "")
-                outcome = run_one(
-                    config,
-                    prepared,
-                    fold=fold,
-                    label=label,
-                    on_epoch=on_epoch,
-                    should_stop=should_stop,
-                    dataset=dataset,
+                task = RunTask(config, fold=fold, label=label)
+                handles.append(
+                    (method, executor.submit(task, shared, on_epoch=on_epoch, should_stop=should_stop))
                 )
-                if isinstance(outcome, RunProblem):
-                    report(outcome)
-                    continue
-                if outcome.stopped == "cancelled":
-                    return comparison
-                if store is not None:
-                    store.save(outcome)
-                comparison.runs.append(outcome)
-                if on_run is not None:
-                    on_run(outcome, len(comparison.runs), total)
+        for position, (method, handle) in enumerate(handles):
+            if method in skipped:
+                handle.cancel()
+                continue
+            if should_stop is not None and should_stop():
+                for _, rest in handles[position:]:
+                    rest.cancel()
+                return comparison
+            outcome = handle.result()
+            if outcome is None:  # cancelled while it trained
+                for _, rest in handles[position + 1 :]:
+                    rest.cancel()
+                return comparison
+            if isinstance(outcome, RunProblem):
+                report(outcome)
+                continue
+            if outcome.stopped == "cancelled":
+                return comparison
+            if store is not None:
+                store.save(outcome)
+            comparison.runs.append(outcome)
+            if on_run is not None:
+                on_run(outcome, len(comparison.runs), total)
     return comparison
 
 

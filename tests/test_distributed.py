@@ -1,0 +1,62 @@
+"""One model over two processes: ``torchrun --nproc_per_node 2 -m fusion_core train`` on the CPU (gloo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fusion_core.cli import main
+from fusion_core.runs import RunStore
+
+pytestmark = pytest.mark.slow
+TRAIN = ["--fusion", "concat", "--epochs", "8", "--patience", "8", "--batch-size", "16", "--seed", "0"]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """Two tabular views of 240 samples; the class needs both (2 * bit_a + bit_b)."""
+    folder = tmp_path_factory.mktemp("ddp") / "views"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    n = 240
+    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    table = pd.DataFrame({"id": [f"s{i:03d}" for i in range(n)], "label": [f"k{v}" for v in 2 * a + b]})
+    for i in range(3):
+        table[f"c{i}"] = a * (i == 0) * 2.0 + rng.normal(size=n)
+        table[f"g{i}"] = b * (i == 0) * 2.0 + rng.normal(size=n)
+    table.to_csv(folder / "manifest.csv", index=False)
+    views = {"clinical": ["c0", "c1", "c2"], "genomics": ["g0", "g1", "g2"]}
+    schema = {"modalities": {name: {"type": "tabular", "columns": cols} for name, cols in views.items()}}
+    (folder / "schema.json").write_text(json.dumps(schema))
+    return str(folder)
+
+
+def test_torchrun_with_two_processes_trains_one_run_as_good_as_one_process(bundle, tmp_path, capsys):
+    runs = tmp_path / "ddp-runs"
+    environment = {**os.environ, "FUSION_EXPLORER_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    command += ["-m", "fusion_core", "train", "--data", bundle, *TRAIN, "--device", "cpu"]
+    command += ["--runs-dir", str(runs), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, env=environment)
+    assert done.returncode == 0, done.stderr[-3000:]
+    listed = RunStore(runs).list()
+    assert len(listed) == 1, "only rank 0 saves the run"
+    distributed = RunStore(runs).load(listed[0]["run_id"])
+    assert distributed.epochs_run >= 1
+
+    assert (
+        main(["train", "--data", bundle, *TRAIN, "--device", "cpu", "--runs-dir", str(tmp_path / "one")]) == 0
+    )
+    capsys.readouterr()
+    single = RunStore(tmp_path / "one")
+    alone = single.load(single.list()[0]["run_id"])
+    assert abs(distributed.metrics["macro_f1"] - alone.metrics["macro_f1"]) <= 0.03, (
+        distributed.metrics["macro_f1"],
+        alone.metrics["macro_f1"],
+    )
