@@ -335,6 +335,7 @@ def run_train(args: argparse.Namespace) -> int:
 def _train_and_report(args: argparse.Namespace, config: ExperimentConfig, prepared: Any) -> int:
     from fusion_core.distributed import process_group
     from fusion_core.experiment import run_experiment
+    from fusion_core.modalities.pipeline import data_path
     from fusion_core.runs import RunStore
 
     with process_group() as rank:  # several processes when started by torchrun; rank 0 saves and prints
@@ -347,9 +348,14 @@ def _train_and_report(args: argparse.Namespace, config: ExperimentConfig, prepar
         name: getattr(enc, "name", type(enc).__name__) for name, enc in result.model.encoders.items()
     }
     if args.json:
-        print(json.dumps(_train_json(result, args.data, used_encoders), indent=2))
+        print(
+            json.dumps(
+                _train_json(result, args.data, used_encoders) | {"data_path": data_path(prepared)}, indent=2
+            )
+        )
         return 0
     print(_train_report(result, used_encoders, args.runs_dir))
+    print(f"data: {data_path(prepared)}")
     return 0
 
 
