@@ -455,6 +455,7 @@ def compare(
                 store_root=None if store is None else store.root,
                 on_trial=on_trial,
                 should_stop=should_stop,
+                on_ray=executor.name == "ray",
             )
             templates.update(tuned)
             comparison.studies.extend(studies)

@@ -18,6 +18,7 @@ from fusion_core.errors import ConfigError
 from fusion_core.executors import RAY_ADDRESS_ENV, InProcessExecutor, RayExecutor, make_executor
 from fusion_core.experiment import compare
 from fusion_core.runs import RunStore
+from fusion_core.tuning import list_studies
 from ui import state
 from ui.jobs import start_comparison
 
@@ -112,3 +113,25 @@ def test_stopping_a_ray_job_in_the_app_cancels_its_tasks(cluster, bundle, tmp_pa
     assert _cpus_free() == 2
     at.run()
     assert problems(at) == []
+
+
+def test_tuning_on_ray_uses_ray_tune_with_the_optuna_searcher(cluster, bundle, tmp_path):
+    trials = []
+    comparison = compare(
+        DataConfig(source=bundle),
+        ["concat"],
+        train=TrainConfig(epochs=2, batch_size=16, device="cpu"),
+        model_template=ModelConfig(embedding_dim=8),
+        tune=2,
+        store=RunStore(tmp_path / "runs"),
+        on_trial=lambda method, number, value: trials.append((method, number)),
+        executor=RayExecutor(),
+    )
+    [study] = comparison.studies
+    assert len(study.values) == 2 and all(v is not None for v in study.values)
+    assert set(study.best_params) == {"lr", "weight_decay", "width", "dropout"}
+    assert trials == [("concat", 0), ("concat", 1)]
+    [run] = comparison.runs
+    assert run.label.endswith("tuned") and run.config.train.lr == pytest.approx(study.best_params["lr"])
+    # the study is kept beside the runs, as in-process tuning keeps it
+    assert [s.study_name for s in list_studies(tmp_path / "runs")] == [study.study_name]
