@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
-import numpy as np
-import pandas as pd
 import pytest
+from bundle_factory import write_views_bundle
 
 from fusion_core.cli import main
 from fusion_core.runs import RunStore
@@ -20,21 +18,7 @@ TRAIN = ["--fusion", "concat", "--epochs", "8", "--patience", "8", "--batch-size
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    """Two tabular views of 240 samples; the class needs both (2 * bit_a + bit_b)."""
-    folder = tmp_path_factory.mktemp("ddp") / "views"
-    folder.mkdir()
-    rng = np.random.default_rng(3)
-    n = 240
-    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
-    table = pd.DataFrame({"id": [f"s{i:03d}" for i in range(n)], "label": [f"k{v}" for v in 2 * a + b]})
-    for i in range(3):
-        table[f"c{i}"] = a * (i == 0) * 2.0 + rng.normal(size=n)
-        table[f"g{i}"] = b * (i == 0) * 2.0 + rng.normal(size=n)
-    table.to_csv(folder / "manifest.csv", index=False)
-    views = {"clinical": ["c0", "c1", "c2"], "genomics": ["g0", "g1", "g2"]}
-    schema = {"modalities": {name: {"type": "tabular", "columns": cols} for name, cols in views.items()}}
-    (folder / "schema.json").write_text(json.dumps(schema))
-    return str(folder)
+    return write_views_bundle(tmp_path_factory.mktemp("ddp") / "views", 240, seed=3)
 
 
 def test_torchrun_with_two_processes_trains_one_run_as_good_as_one_process(bundle, tmp_path, capsys):
