@@ -122,7 +122,7 @@ def ddp(source: str, epochs: int) -> None:
 
 
 MEMMAP_CHILD = r"""
-import resource, sys, time, torch
+import sys, time, torch
 from fusion_core.config import ModelConfig, TrainConfig
 from fusion_core.data.mapped import open_mapped
 from fusion_core.data.types import PreparedData, PreparedModality, Splits
@@ -141,7 +141,9 @@ model = build_model(data.input_specs(), 4, ModelConfig(fusion="only:image"))
 started = time.perf_counter()
 fit(model, data, TrainConfig(epochs=1, batch_size=128, device="cpu"))
 seconds = time.perf_counter() - started
-print(seconds / n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2)
+# VmHWM: this process's own peak (ru_maxrss would carry over the parent's from before exec)
+peak_kb = int(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1])
+print(seconds / n, peak_kb / 1024**2)
 """
 
 
