@@ -462,6 +462,7 @@ def start_comparison(
     )
 
     def work(job: Job) -> None:
+        from fusion_core.executors import make_executor
         from fusion_core.experiment import compare
         from fusion_core.runs import RunStore
 
@@ -478,6 +479,7 @@ def start_comparison(
             on_trial=job.on_trial,
             on_epoch=job.on_epoch,
             should_stop=job.stop.is_set,
+            executor=make_executor(),  # on a Ray cluster when $FUSION_EXPLORER_RAY_ADDRESS names one
         )
         with job.lock:
             job.studies = list(comparison.studies)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from fusion_core.config import DataConfig
+from fusion_core.data.mapped import is_mapped, mapped_path, open_mapped, write_mapped
 from fusion_core.data.types import Dataset, PreparedData, PreparedModality, Splits
 from fusion_core.errors import ConfigError, DataError
 from fusion_core.modalities.base import MODALITIES, ModalityType
@@ -38,6 +39,10 @@ from fusion_core.options import check_options, describe_options
 from fusion_core.paths import cache_dir
 
 CACHE_FORMAT = 3  # bump when the prepared tensors change for the same inputs
+MAPPED_BYTES_ENV = "FUSION_EXPLORER_MAPPED_BYTES"
+DEFAULT_MAPPED_BYTES = 2 * 1024**3
+"""Prepared data larger than this many bytes is kept memory-mapped in the cache and read batch by
+batch (``fusion_core.data.mapped``); smaller data is held in memory, which is faster."""
 MEMORY_ENTRIES = 8
 
 STATE_SCHEMA_KEYS = ("type", "columns")
@@ -101,8 +106,45 @@ def prepare(
         content_hash=dataset.content_hash,
     )
     if cache:
+        if prepared_bytes(prepared) > mapped_threshold():
+            prepared = _map_into_cache(key, prepared)
         _store_cached(key, prepared)
     return prepared
+
+
+def mapped_threshold() -> int:
+    """Bytes above which prepared data is memory-mapped (``$FUSION_EXPLORER_MAPPED_BYTES``)."""
+    value = os.environ.get(MAPPED_BYTES_ENV, "")
+    return int(value) if value.strip().isdigit() else DEFAULT_MAPPED_BYTES
+
+
+def prepared_bytes(prepared: PreparedData) -> int:
+    return sum(m.values.numel() * m.values.element_size() for m in prepared.modalities.values())
+
+
+def data_path(prepared: PreparedData) -> str:
+    """Which path the data takes in training: held in memory, or memory-mapped and read batch by batch."""
+    size = prepared_bytes(prepared) / 1024**3
+    if any(is_mapped(m.values) for m in prepared.modalities.values()):
+        return f"memory-mapped from the cache ({size:.2f} GB), read batch by batch"
+    return f"in memory ({size:.2f} GB)"
+
+
+def _map_into_cache(key: str, prepared: PreparedData) -> PreparedData:
+    """The same data with every modality's values written to the cache and mapped back from there."""
+    folder = _cache_path(key)
+    if folder is None:
+        return prepared
+    modalities = {}
+    for name, m in prepared.modalities.items():
+        path = folder.with_name(f"{key}.{name}.npy")
+        target = write_mapped(path, tuple(m.values.shape), m.values.numpy().dtype)
+        for start in range(0, len(m.values), 4096):  # in slices: never a second whole copy in memory
+            target[start : start + 4096] = m.values[start : start + 4096].numpy()
+        target.flush()
+        del target
+        modalities[name] = replace(m, values=open_mapped(path))
+    return replace(prepared, modalities=modalities)
 
 
 def transform_with_state(
@@ -211,7 +253,7 @@ def _load_cached(key: str) -> PreparedData | None:
         return None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        prepared = _from_payload(payload)
+        prepared = _from_payload(payload, path.parent)
     except Exception:  # a stale or damaged cache file is recomputed, never fatal
         return None
     _remember(key, prepared)
@@ -286,7 +328,8 @@ def _to_payload(prepared: PreparedData) -> dict[str, Any]:
             name: {
                 "type": m.type,
                 "form": m.form,
-                "values": m.values,
+                "values": torch.empty(0) if is_mapped(m.values) else m.values,
+                "mapped": mapped_path(m.values).name if is_mapped(m.values) else "",
                 "present": m.present,
                 "vocab_size": -1 if m.vocab_size is None else int(m.vocab_size),
                 "feature_names": json.dumps(m.feature_names),
@@ -297,9 +340,14 @@ def _to_payload(prepared: PreparedData) -> dict[str, Any]:
     }
 
 
-def _from_payload(payload: dict[str, Any]) -> PreparedData:
+def _from_payload(payload: dict[str, Any], folder: Path | None = None) -> PreparedData:
     if payload.get("format") != CACHE_FORMAT:
         raise ValueError("old cache format")
+    for m in payload["modalities"].values():
+        if m.get("mapped"):  # values too large for memory: mapped from their file beside the payload
+            if folder is None:
+                raise ValueError("mapped values need the cache folder")
+            m["values"] = open_mapped(folder / m["mapped"])
     modalities = {
         name: PreparedModality(
             name=name,

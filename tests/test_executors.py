@@ -1,0 +1,137 @@
+"""Runs spread over a Ray cluster give the same results as in this process, and stop when asked.
+
+One local cluster (two CPUs, no dashboard, no network) is started for the whole module:
+Ray takes seconds to start.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from app_helpers import new_app, open_page, problems
+from bundle_factory import write_bundle
+
+from fusion_core.config import DataConfig, ModelConfig, TrainConfig
+from fusion_core.errors import ConfigError
+from fusion_core.executors import RAY_ADDRESS_ENV, InProcessExecutor, RayExecutor, make_executor
+from fusion_core.experiment import compare
+from fusion_core.runs import RunStore
+from fusion_core.tuning import list_studies
+from ui import state
+from ui.jobs import start_comparison
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.slow
+METHODS = ["concat", "late"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return str(write_bundle(tmp_path_factory.mktemp("ray-data"), n=40, modalities=("tabular", "text")))
+
+
+def test_executor_is_chosen_by_name_or_by_the_cluster_address(monkeypatch):
+    monkeypatch.delenv(RAY_ADDRESS_ENV, raising=False)
+    assert isinstance(make_executor(), InProcessExecutor)
+    with pytest.raises(ConfigError, match="choose one of: inprocess, ray"):
+        make_executor("threads")
+
+
+def test_a_compare_on_ray_gives_the_same_runs_as_in_process(cluster, bundle, tmp_path):
+    """2 methods x 3 seeds: every run's metrics equal the in-process run with the same method and seed."""
+    train = TrainConfig(epochs=3, batch_size=16, device="cpu")
+    template = ModelConfig(embedding_dim=8)
+    here = compare(DataConfig(source=bundle), METHODS, seeds=3, train=train, model_template=template)
+    store = RunStore(tmp_path / "runs")
+    epochs_seen = []
+    remote = compare(
+        DataConfig(source=bundle),
+        METHODS,
+        seeds=3,
+        train=train,
+        model_template=template,
+        store=store,
+        on_epoch=epochs_seen.append,
+        executor=RayExecutor(),
+    )
+    assert [(r.method, r.seed) for r in remote.runs] == [(r.method, r.seed) for r in here.runs]
+    assert len(remote.runs) == 6
+    for mine, theirs in zip(here.runs, remote.runs, strict=True):
+        for name in ("macro_f1", "accuracy", "weighted_f1", "roc_auc"):
+            assert theirs.metrics[name] == pytest.approx(mine.metrics[name], abs=1e-6), (theirs.label, name)
+        assert theirs.y_pred.tolist() == mine.y_pred.tolist()
+        assert np.allclose(theirs.probabilities, mine.probabilities, atol=1e-5)
+    # the driver saved every run, and the epochs came back live as they were trained
+    assert sorted(row["run_id"] for row in store.list()) == sorted(r.run_id for r in remote.runs)
+    assert len(epochs_seen) == sum(r.epochs_run for r in remote.runs)
+
+
+def _cpus_free() -> float:
+    return ray.available_resources().get("CPU", 0.0)
+
+
+def test_stopping_a_ray_job_in_the_app_cancels_its_tasks(cluster, bundle, tmp_path, monkeypatch):
+    monkeypatch.setenv(RAY_ADDRESS_ENV, "auto")  # the app trains on the cluster this process is connected to
+    monkeypatch.setenv("FUSION_EXPLORER_RUNS", str(tmp_path / "runs"))
+    at = open_page(new_app(), "train")
+    job = start_comparison(
+        DataConfig(source=bundle),
+        METHODS,
+        seeds=3,
+        train=TrainConfig(epochs=400, patience=400, batch_size=4, device="cpu"),
+        model_template=ModelConfig(embedding_dim=8),
+        store_root=str(tmp_path / "runs"),
+    )
+    at.session_state[state.JOB] = job
+    job.shown.set()
+    deadline = time.monotonic() + 60
+    while not job.view().history and time.monotonic() < deadline:  # live curves arrive from the workers
+        time.sleep(0.2)
+    assert job.view().history, "no epoch reached the app from the Ray task"
+    assert _cpus_free() < 2  # the cluster is busy with the job's tasks
+    at.run()
+    stop = [b for b in at.button if b.label == "Stop"]
+    assert stop, "the running job shows a Stop button"
+    stop[0].click().run()
+    job.wait(30)
+    view = job.view()
+    assert not view.running and view.stopped_by_user and view.error is None
+    assert view.runs_done < 6
+    deadline = time.monotonic() + 30
+    while _cpus_free() < 2 and time.monotonic() < deadline:  # the remote tasks were cancelled
+        time.sleep(0.2)
+    assert _cpus_free() == 2
+    at.run()
+    assert problems(at) == []
+
+
+def test_tuning_on_ray_uses_ray_tune_with_the_optuna_searcher(cluster, bundle, tmp_path):
+    trials = []
+    comparison = compare(
+        DataConfig(source=bundle),
+        ["concat"],
+        train=TrainConfig(epochs=2, batch_size=16, device="cpu"),
+        model_template=ModelConfig(embedding_dim=8),
+        tune=2,
+        store=RunStore(tmp_path / "runs"),
+        on_trial=lambda method, number, value: trials.append((method, number)),
+        executor=RayExecutor(),
+    )
+    [study] = comparison.studies
+    assert len(study.values) == 2 and all(v is not None for v in study.values)
+    assert set(study.best_params) == {"lr", "weight_decay", "width", "dropout"}
+    assert trials == [("concat", 0), ("concat", 1)]
+    [run] = comparison.runs
+    assert run.label.endswith("tuned") and run.config.train.lr == pytest.approx(study.best_params["lr"])
+    # the study is kept beside the runs, as in-process tuning keeps it
+    assert [s.study_name for s in list_studies(tmp_path / "runs")] == [study.study_name]
