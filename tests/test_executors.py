@@ -1,7 +1,6 @@
 """Runs spread over a Ray cluster give the same results as in this process, and stop when asked.
 
-One local cluster (two CPUs, no dashboard, no network) is started for the whole module:
-Ray takes seconds to start.
+Every test here shares the session's local cluster (``ray_cluster`` in conftest.py).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from app_helpers import new_app, open_page, problems
-from bundle_factory import write_bundle
+from bundle_factory import write_bundle, zip_folder
 
 from fusion_core.config import DataConfig, ModelConfig, TrainConfig
 from fusion_core.errors import ConfigError
@@ -20,19 +19,9 @@ from fusion_core.experiment import compare
 from fusion_core.runs import RunStore
 from fusion_core.tuning import list_studies
 from ui import state
-from ui.jobs import start_comparison
-
-ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.slow
 METHODS = ["concat", "late"]
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +36,12 @@ def test_executor_is_chosen_by_name_or_by_the_cluster_address(monkeypatch):
         make_executor("threads")
 
 
-def test_a_compare_on_ray_gives_the_same_runs_as_in_process(cluster, bundle, tmp_path):
+def test_a_compare_on_ray_gives_the_same_runs_as_in_process(ray_cluster, bundle, tmp_path):
     """2 methods x 3 seeds: every run's metrics equal the in-process run with the same method and seed."""
     train = TrainConfig(epochs=3, batch_size=16, device="cpu")
     template = ModelConfig(embedding_dim=8)
     here = compare(DataConfig(source=bundle), METHODS, seeds=3, train=train, model_template=template)
-    store = RunStore(tmp_path / "runs")
+    store = RunStore(tmp_path / "runs", workspace="lab")
     epochs_seen = []
     remote = compare(
         DataConfig(source=bundle),
@@ -71,34 +60,45 @@ def test_a_compare_on_ray_gives_the_same_runs_as_in_process(cluster, bundle, tmp
             assert theirs.metrics[name] == pytest.approx(mine.metrics[name], abs=1e-6), (theirs.label, name)
         assert theirs.y_pred.tolist() == mine.y_pred.tolist()
         assert np.allclose(theirs.probabilities, mine.probabilities, atol=1e-5)
-    # the driver saved every run, and the epochs came back live as they were trained
+    # the driver saved every run in its store's workspace, and the epochs came back live as they were trained
     assert sorted(row["run_id"] for row in store.list()) == sorted(r.run_id for r in remote.runs)
+    assert RunStore(tmp_path / "runs", workspace="other").list() == []
+    assert store.list(status="running") == []
     assert len(epochs_seen) == sum(r.epochs_run for r in remote.runs)
 
 
-def _cpus_free() -> float:
+def _cpus_free(ray) -> float:
     return ray.available_resources().get("CPU", 0.0)
 
 
-def test_stopping_a_ray_job_in_the_app_cancels_its_tasks(cluster, bundle, tmp_path, monkeypatch):
+def test_stopping_a_comparison_the_app_sent_to_ray_cancels_its_tasks(ray_cluster, tmp_path, monkeypatch):
     monkeypatch.setenv(RAY_ADDRESS_ENV, "auto")  # the app trains on the cluster this process is connected to
     monkeypatch.setenv("FUSION_EXPLORER_RUNS", str(tmp_path / "runs"))
-    at = open_page(new_app(), "train")
-    job = start_comparison(
-        DataConfig(source=bundle),
-        METHODS,
-        seeds=3,
-        train=TrainConfig(epochs=400, patience=400, batch_size=4, device="cpu"),
-        model_template=ModelConfig(embedding_dim=8),
-        store_root=str(tmp_path / "runs"),
-    )
-    at.session_state[state.JOB] = job
-    job.shown.set()
+    monkeypatch.setenv("FUSION_EXPLORER_CACHE", str(tmp_path / "cache"))
+    bundle = zip_folder(write_bundle(tmp_path, n=40, modalities=("tabular", "text"), name="notes"))
+    at = open_page(new_app(), "data")
+    at.file_uploader(key="data_upload").set_value(
+        [("notes.zip", bundle.read_bytes(), "application/zip")]
+    ).run()
+    open_page(at, "train")
+    for key, value in {
+        "train_epochs": 1000,
+        "train_patience": 500,
+        "train_batch_size": 4,
+        "train_seeds": 3,
+    }.items():
+        at.number_input(key=key).set_value(value).run()
+    at.multiselect(key="train_compare_methods").set_value(METHODS).run()
+    at.button(key="train_compare").click().run()
+    assert problems(at) == []
+    job = at.session_state[state.JOB]
     deadline = time.monotonic() + 60
     while not job.view().history and time.monotonic() < deadline:  # live curves arrive from the workers
         time.sleep(0.2)
     assert job.view().history, "no epoch reached the app from the Ray task"
-    assert _cpus_free() < 2  # the cluster is busy with the job's tasks
+    assert _cpus_free(ray_cluster) < 2  # the cluster is busy with the job's tasks
+    store = RunStore(tmp_path / "runs", workspace=at.session_state[state.WORKSPACE])
+    assert len(store.list(status="running")) == 1  # the run the app waits for is listed as running
     at.run()
     stop = [b for b in at.button if b.label == "Stop"]
     assert stop, "the running job shows a Stop button"
@@ -108,14 +108,15 @@ def test_stopping_a_ray_job_in_the_app_cancels_its_tasks(cluster, bundle, tmp_pa
     assert not view.running and view.stopped_by_user and view.error is None
     assert view.runs_done < 6
     deadline = time.monotonic() + 30
-    while _cpus_free() < 2 and time.monotonic() < deadline:  # the remote tasks were cancelled
+    while _cpus_free(ray_cluster) < 2 and time.monotonic() < deadline:  # the remote tasks were cancelled
         time.sleep(0.2)
-    assert _cpus_free() == 2
+    assert _cpus_free(ray_cluster) == 2
+    assert store.list(status="running") == [] and store.list(status="interrupted") == []
     at.run()
     assert problems(at) == []
 
 
-def test_tuning_on_ray_uses_ray_tune_with_the_optuna_searcher(cluster, bundle, tmp_path):
+def test_tuning_on_ray_uses_ray_tune_with_the_optuna_searcher(ray_cluster, bundle, tmp_path):
     trials = []
     comparison = compare(
         DataConfig(source=bundle),

@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 from bundle_factory import write_bundle
 
+from fusion_core.cli import main
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
-from fusion_core.data import load_dataset
+from fusion_core.data import build_report, load_dataset
 from fusion_core.data.mapped import is_mapped, open_mapped, release_pages, write_mapped
 from fusion_core.experiment import run_experiment
 from fusion_core.modalities import prepare
@@ -54,3 +55,29 @@ def test_large_data_takes_the_mapped_path_and_trains_like_in_memory(tmp_path, mo
     held = run_experiment(experiment, prepared=in_memory)
     assert on_disk.metrics["macro_f1"] == held.metrics["macro_f1"]
     assert on_disk.y_pred.tolist() == held.y_pred.tolist()
+
+
+def test_the_data_report_and_the_train_report_say_which_path_the_data_takes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FUSION_EXPLORER_CACHE", str(tmp_path / "cache"))
+    bundle = str(write_bundle(tmp_path, n=40, modalities=("tabular", "image")))
+    small = build_report(load_dataset(bundle))
+    assert small.data_path.startswith("in memory (about")
+    assert f"data path  {small.data_path}" in small.to_text()
+
+    monkeypatch.setenv(MAPPED_BYTES_ENV, "1000")  # everything counts as large
+    assert build_report(load_dataset(bundle)).data_path.startswith("memory-mapped from the cache (about")
+    train = [
+        "train",
+        "--data",
+        bundle,
+        "--fusion",
+        "concat",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
+    assert main(train) == 0
+    assert "data: memory-mapped from the cache" in capsys.readouterr().out

@@ -56,12 +56,15 @@ class DataReport:
     notes: list[str]
     warnings: list[str]
     content_hash: str
+    data_path: str = ""  # in memory, or memory-mapped from the cache (``planned_data_path``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_text(self) -> str:
         lines = [f"dataset    {self.name}", f"samples    {self.samples}", f"label      {self.target}"]
+        if self.data_path:
+            lines.append(f"data path  {self.data_path}")
         lines.append(f"classes    {len(self.classes)}")
         width = max(len(c) for c in self.classes)
         for cls, count in self.classes.items():
@@ -110,6 +113,8 @@ def build_report(dataset: Dataset) -> DataReport:
         c for spec in dataset.modalities.values() if types.get(spec.type).table_columns for c in spec.columns
     ]
     warnings += _column_warnings(table, tabular, labels)
+    from fusion_core.modalities.pipeline import planned_data_path  # imports this package: on call
+
     return DataReport(
         name=dataset.name,
         samples=len(table),
@@ -121,6 +126,7 @@ def build_report(dataset: Dataset) -> DataReport:
         notes=list(dataset.notes),
         warnings=warnings,
         content_hash=dataset.content_hash,
+        data_path=planned_data_path(dataset),
     )
 
 

@@ -33,7 +33,7 @@ import torch
 from fusion_core.config import DataConfig
 from fusion_core.data.mapped import is_mapped, mapped_path, open_mapped, write_mapped
 from fusion_core.data.types import Dataset, PreparedData, PreparedModality, Splits
-from fusion_core.errors import ConfigError, DataError
+from fusion_core.errors import ConfigError, DataError, FusionExplorerError
 from fusion_core.modalities.base import MODALITIES, ModalityType
 from fusion_core.options import check_options, describe_options
 from fusion_core.paths import cache_dir
@@ -124,10 +124,45 @@ def prepared_bytes(prepared: PreparedData) -> int:
 
 def data_path(prepared: PreparedData) -> str:
     """Which path the data takes in training: held in memory, or memory-mapped and read batch by batch."""
-    size = prepared_bytes(prepared) / 1024**3
+    size = _size_text(prepared_bytes(prepared))
     if any(is_mapped(m.values) for m in prepared.modalities.values()):
-        return f"memory-mapped from the cache ({size:.2f} GB), read batch by batch"
-    return f"in memory ({size:.2f} GB)"
+        return f"memory-mapped from the cache ({size}), read batch by batch"
+    return f"in memory ({size})"
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1024**3:.2f} GB" if size >= 1024**3 else f"{size / 1024**2:.1f} MB"
+
+
+ESTIMATE_ROWS = 8
+"""Samples ``planned_data_path`` prepares to estimate the size of the whole prepared dataset."""
+
+
+def planned_data_path(dataset: Dataset, options: dict[str, dict[str, Any]] | None = None) -> str:
+    """Which path ``dataset`` will take in training, from its first samples prepared and scaled to all.
+
+    An estimate for the data report, before anything is prepared: the size of text or tabular data can
+    differ a little once every sample is seen; ``data_path`` says what was taken.
+    """
+    head = replace(dataset, table=dataset.table.iloc[:ESTIMATE_ROWS].reset_index(drop=True))
+    rows = np.arange(len(head.table), dtype=np.int64)
+    size = 0
+    try:
+        for name, preprocessor in build_preprocessors(head, options or {}).items():
+            spec = head.modalities[name]
+            if preprocessor.features:
+                prepared = preprocessor.transform_features(
+                    head, spec, preprocessor.fit_features(head, spec, rows)
+                )
+            else:
+                prepared = preprocessor.transform(head, spec, preprocessor.fit(head, spec, rows))
+            size += prepared.values.numel() * prepared.values.element_size()
+    except (FusionExplorerError, ValueError, OSError):  # the training itself reports what is wrong
+        return "decided when the data is prepared"
+    size = size * len(dataset) // max(1, len(head.table))
+    if size > mapped_threshold():
+        return f"memory-mapped from the cache (about {_size_text(size)} prepared), read batch by batch"
+    return f"in memory (about {_size_text(size)} prepared)"
 
 
 def _map_into_cache(key: str, prepared: PreparedData) -> PreparedData:
