@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from fusion_core.errors import ConfigError
@@ -181,7 +181,8 @@ class RayExecutor(Executor):
         self._count = 0
 
     def share(self, prepared: PreparedData, dataset: Dataset | None = None) -> Any:
-        return self.ray.put((prepared, dataset))  # one copy per node, fetched by every run there
+        # one copy per node, fetched by every run there; memory-mapped values go by their file's path
+        return self.ray.put((*_leave_out_mapped(prepared), dataset))
 
     def submit(self, task, shared, *, on_epoch=None, should_stop=None) -> RunHandle:
         self._count += 1
@@ -192,18 +193,56 @@ class RayExecutor(Executor):
 
 
 _REMOTE: dict[str, Any] = {}  # the remote function, and the progress actor of each Ray job
+_MAPPED_HERE: dict[str, Any] = {}  # in a worker: path -> the memory-mapped tensor read from that file
 
 
 def _remote_run(ray):
     if "run" not in _REMOTE:
 
         def remote_run(task: RunTask, shared: tuple, progress: Any, key: str) -> Any:
-            prepared, dataset = shared  # Ray resolves the object reference before the call
+            prepared, paths, dataset = shared  # Ray resolves the object reference before the call
+            prepared = _map_again(prepared, paths)
             on_epoch = None if progress is None else (lambda log: progress.push.remote(key, log))
             return run_task(task, prepared, dataset, on_epoch=on_epoch)
 
         _REMOTE["run"] = ray.remote(max_retries=0)(remote_run)
     return _REMOTE["run"]
+
+
+def _leave_out_mapped(prepared: PreparedData) -> tuple[PreparedData, dict[str, str]]:
+    """``prepared`` without its memory-mapped values, and the files that hold them.
+
+    Data larger than memory is not copied into the object store: the workers map the same
+    files, which they reach on this machine or through a path shared by the cluster's nodes.
+    """
+    from fusion_core.data.mapped import is_mapped, mapped_path  # on use: it imports torch
+
+    paths = {
+        name: str(mapped_path(m.values)) for name, m in prepared.modalities.items() if is_mapped(m.values)
+    }
+    if not paths:
+        return prepared, paths
+    kept = {
+        name: replace(m, values=m.values.new_empty(0)) if name in paths else m
+        for name, m in prepared.modalities.items()
+    }
+    return replace(prepared, modalities=kept), paths
+
+
+def _map_again(prepared: PreparedData, paths: dict[str, str]) -> PreparedData:
+    """The data ``_leave_out_mapped`` sent, with its memory-mapped values mapped from their files here."""
+    if not paths:
+        return prepared
+    from fusion_core.data.mapped import open_mapped
+
+    for path in paths.values():
+        if path not in _MAPPED_HERE:  # once per worker process: its runs share the mapping
+            _MAPPED_HERE[path] = open_mapped(path)
+    modalities = {
+        name: replace(m, values=_MAPPED_HERE[paths[name]]) if name in paths else m
+        for name, m in prepared.modalities.items()
+    }
+    return replace(prepared, modalities=modalities)
 
 
 def _progress_actor(ray):

@@ -13,9 +13,13 @@ from app_helpers import new_app, open_page, problems
 from bundle_factory import write_bundle, zip_folder
 
 from fusion_core.config import DataConfig, ModelConfig, TrainConfig
+from fusion_core.data import load_dataset
+from fusion_core.data.mapped import is_mapped
 from fusion_core.errors import ConfigError
 from fusion_core.executors import RAY_ADDRESS_ENV, InProcessExecutor, RayExecutor, make_executor
 from fusion_core.experiment import compare
+from fusion_core.modalities import prepare
+from fusion_core.modalities.pipeline import MAPPED_BYTES_ENV, clear_memory_cache
 from fusion_core.runs import RunStore
 from fusion_core.tuning import list_studies
 from ui import state
@@ -136,3 +140,25 @@ def test_tuning_on_ray_uses_ray_tune_with_the_optuna_searcher(ray_cluster, bundl
     assert run.label.endswith("tuned") and run.config.train.lr == pytest.approx(study.best_params["lr"])
     # the study is kept beside the runs, as in-process tuning keeps it
     assert [s.study_name for s in list_studies(tmp_path / "runs")] == [study.study_name]
+
+
+def test_memory_mapped_data_reaches_ray_workers_by_path_and_trains_the_same(
+    ray_cluster, bundle, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FUSION_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(MAPPED_BYTES_ENV, "1000")  # everything counts as large
+    config = DataConfig(source=bundle)
+    clear_memory_cache()  # earlier tests left this data in memory
+    prepared = prepare(load_dataset(bundle), config)
+    assert all(is_mapped(m.values) for m in prepared.modalities.values())
+    executor = RayExecutor()
+    sent, paths, _ = ray_cluster.get(executor.share(prepared))
+    assert set(paths) == set(prepared.modalities)  # the object store holds paths, not the values
+    assert all(m.values.numel() == 0 for m in sent.modalities.values())
+
+    train = TrainConfig(epochs=2, batch_size=16, device="cpu")
+    template = ModelConfig(embedding_dim=8)
+    here = compare(config, ["concat"], train=train, model_template=template)
+    remote = compare(config, ["concat"], train=train, model_template=template, executor=executor)
+    assert remote.runs[0].y_pred.tolist() == here.runs[0].y_pred.tolist()
+    assert remote.runs[0].metrics["macro_f1"] == pytest.approx(here.runs[0].metrics["macro_f1"], abs=1e-6)
