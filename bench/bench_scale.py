@@ -227,7 +227,8 @@ def main() -> None:
             ddp(write_tabular(Path(folder) / "ddp", args.ddp_samples), args.ddp_epochs)
     if not args.skip_memmap:
         memmap(args.gigabytes, args.side, args.slice)
-    print(f"(this process: peak resident memory {peak_gb():.2f} GB)")
+    # Writing the generated array maps its pages into this process; training ran in the children.
+    print(f"(this process, which generated the data: peak resident memory {peak_gb():.2f} GB)")
 
 
 if __name__ == "__main__":

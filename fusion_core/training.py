@@ -28,12 +28,15 @@ images are stored channels-last, so the grids of convolutional encoders are
 laid out that way during training (the model is handed back in the usual layout).
 
 Several processes. Started by ``torchrun`` (``fusion_core.distributed``), ``fit``
-wraps the model in ``DistributedDataParallel``: every process draws the same batch
+wraps the model, with its loss and the imbalance remedy's heads (``TrainingLosses``),
+in ``DistributedDataParallel``: every process draws the same batch
 order from a generator seeded by the epoch, trains on every N-th batch of it, and
 gradients are averaged at each step. Each process scores the whole validation
 split and the numbers are averaged once per epoch, so all of them keep the same
 best epoch and stop together; the time budget is checked at the end of an epoch
-only. With one process none of this runs.
+only. OGM-GE rescales the averaged gradients by each process's own batch, so with it
+the copies can drift apart a little; rank 0's is the one saved. With one process none
+of this runs.
 """
 
 from __future__ import annotations

@@ -13,12 +13,12 @@ from fusion_core.cli import main
 from fusion_core.runs import RunStore
 
 pytestmark = pytest.mark.slow
-TRAIN = ["--fusion", "concat", "--epochs", "12", "--patience", "12", "--batch-size", "16", "--seed", "0"]
+TRAIN = ["--fusion", "concat", "--epochs", "6", "--patience", "6", "--batch-size", "16", "--seed", "0"]
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    return write_views_bundle(tmp_path_factory.mktemp("ddp") / "views", 400, seed=3)
+    return write_views_bundle(tmp_path_factory.mktemp("ddp") / "views", 1600, seed=3)
 
 
 def test_torchrun_with_two_processes_trains_one_run_as_good_as_one_process(bundle, tmp_path, capsys):
