@@ -14,7 +14,7 @@ TORCH_PIN := torch==2.13.0
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH_PIN)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,onnx]" "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,onnx,ray]" "$(TORCH_PIN)"
 	@touch $(STAMP)
 
 run: $(STAMP)

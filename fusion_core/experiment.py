@@ -34,6 +34,7 @@ from fusion_core.baselines import (
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.data.types import MAIN_METRIC, Dataset, InputSpec, PreparedData, Splits
 from fusion_core.errors import ConfigError, FusionExplorerError
+from fusion_core.executors import Executor, InProcessExecutor, RunTask
 from fusion_core.metrics import compute_metrics, regression_metrics
 from fusion_core.stats import BASELINE_PREFIX, PairedDifference, comparison_statistics, noise_verdict
 from fusion_core.training import BatchProgress, EpochLog, budget_rule, fit, predict, seed_everything
@@ -388,6 +389,7 @@ def compare(
     on_epoch: Callable[[EpochLog], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     baselines: str | None = None,
+    executor: Executor | None = None,
 ) -> Comparison:
     """Train every method on identical splits with the same seeds; return the finished runs.
 
@@ -410,6 +412,10 @@ def compare(
     ``on_problem``) while the others run. ``on_run(result, index, total)`` is
     called as each run finishes; ``should_stop()`` cancels the rest of the queue
     (a run cut short is not returned or saved).
+
+    ``executor`` says where the runs train (``fusion_core.executors``): in this
+    process one after another (the default), or as tasks on a Ray cluster. The
+    results, their order and the saved runs are the same either way.
     """
     from fusion_core.data import kfold_splits, load_dataset
     from fusion_core.data.splits import value_strata
@@ -455,6 +461,7 @@ def compare(
             on_problem(problem)
 
     total = len(fold_splits) * len(method_names) * seeds
+    executor = executor or InProcessExecutor()
     for fold_index, splits in enumerate(fold_splits):
         prepared = prepare(dataset, data_config, splits=splits)  # once per fold, shared by every method
         if tune and fold_index == 0:
@@ -468,39 +475,47 @@ def compare(
                 workspace=None if store is None else store.workspace,
                 on_trial=on_trial,
                 should_stop=should_stop,
+                on_ray=executor.name == "ray",
             )
             templates.update(tuned)
             comparison.studies.extend(studies)
+        if should_stop is not None and should_stop():
+            return comparison
+        shared = executor.share(prepared, dataset)  # the workers get the fold's data once
+        fold = None if folds is None else fold_index
+        handles = []
         for method in method_names:
             for seed in range(train.seed, train.seed + seeds):
-                if method in skipped:
-                    break
-                if should_stop is not None and should_stop():
-                    return comparison
                 config = replace(templates[method], train=replace(templates[method].train, seed=seed))
-                fold = None if folds is None else fold_index
                 tuned = tune and not is_baseline_method(method)
                 label = default_label(method, seed, fold) + (" · tuned" if tuned else "")
-                with registered(store, config, label) as run_id:
-                    outcome = run_one(
-                        config,
-                        prepared,
-                        fold=fold,
-                        label=label,
-                        on_epoch=on_epoch,
-                        should_stop=should_stop,
-                        dataset=dataset,
-                    )
-                    if isinstance(outcome, RunProblem):
-                        report(outcome)
-                        continue
-                    if outcome.stopped == "cancelled":
-                        return comparison
-                    if store is not None:
-                        store.save(outcome, run_id)
-                comparison.runs.append(outcome)
-                if on_run is not None:
-                    on_run(outcome, len(comparison.runs), total)
+                task = RunTask(config, fold=fold, label=label)
+                handle = executor.submit(task, shared, on_epoch=on_epoch, should_stop=should_stop)
+                handles.append((method, task, handle))
+        for position, (method, task, handle) in enumerate(handles):
+            if method in skipped:
+                handle.cancel()
+                continue
+            if should_stop is not None and should_stop():
+                for _, _, rest in handles[position:]:
+                    rest.cancel()
+                return comparison
+            # Listed as running while this run is awaited: in-process, while it trains; on Ray,
+            # while the driver waits for it (tasks further down the grid may already be training).
+            with registered(store, task.config, task.label) as run_id:
+                outcome = handle.result()
+                if isinstance(outcome, RunProblem):
+                    report(outcome)
+                    continue
+                if outcome is None or outcome.stopped == "cancelled":  # stopped while it trained
+                    for _, _, rest in handles[position + 1 :]:
+                        rest.cancel()
+                    return comparison
+                if store is not None:
+                    store.save(outcome, run_id)
+            comparison.runs.append(outcome)
+            if on_run is not None:
+                on_run(outcome, len(comparison.runs), total)
     return comparison
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -125,13 +126,16 @@ def tune_methods(
     workspace: str | None = None,
     on_trial: Callable[[str, int, float | None], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_ray: bool = False,
 ) -> tuple[dict[str, ExperimentConfig], list[StudySummary]]:
     """Search every method's settings for ``trials`` trials; return the tuned configs and the studies.
 
     ``templates`` maps each method to its untuned configuration (its seed is the
     study's seed). A method whose every trial fails keeps its template. With a
     ``store_root`` the studies are saved in ``studies.sqlite`` there, in ``workspace``
-    (the shared default one when None), like the runs they lead to.
+    (the shared default one when None), like the runs they lead to. ``on_ray``
+    runs each study's trials as Ray Tune trials on the connected cluster, with the
+    same Optuna sampler and search space as searcher (``tune_on_ray``).
     """
     from fusion_core.experiment import RunProblem, run_one
 
@@ -140,6 +144,10 @@ def tune_methods(
     if store_root is not None:
         Path(store_root).mkdir(parents=True, exist_ok=True)
         storage = storage_url(store_root)
+    if on_ray:  # Ray Tune's Optuna searcher writes the trials into the same storage, as an object
+        storage = (
+            optuna.storages.InMemoryStorage() if storage is None else optuna.storages.get_storage(storage)
+        )
     session = datetime.now().astimezone().isoformat(timespec="seconds")
     tuned: dict[str, ExperimentConfig] = {}
     studies: list[StudySummary] = []
@@ -159,6 +167,14 @@ def tune_methods(
         study.set_user_attr("session", session)
         study.set_user_attr("metric", prepared.main_metric)
         study.set_user_attr("workspace", workspace or DEFAULT_WORKSPACE)
+        if on_ray:
+            summary = tune_on_ray(study, storage, template, prepared, trials=trials)
+            studies.append(summary)
+            if on_trial is not None:
+                for number, value in enumerate(summary.values):
+                    on_trial(method, number, value)
+            tuned[method] = apply_params(template, summary.best_params) if summary.best_params else template
+            continue
 
         def objective(
             trial: optuna.Trial, template: ExperimentConfig = template, method: str = method
@@ -184,6 +200,61 @@ def tune_methods(
         studies.append(summary)
         tuned[method] = apply_params(template, summary.best_params) if summary.best_params else template
     return tuned, studies
+
+
+def tune_on_ray(
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    template: ExperimentConfig,
+    prepared: PreparedData,
+    *,
+    trials: int,
+) -> StudySummary:
+    """Run ``study``'s trials with Ray Tune on the connected cluster, Optuna's sampler choosing the settings.
+
+    The prepared data goes into Ray's object store once (``tune.with_parameters``); each trial
+    is a Ray Tune trial asking for one CPU. The trials land in ``study`` as if run here.
+    """
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    search = OptunaSearch(
+        space=_define_by_run,
+        metric="val_macro_f1",
+        mode="max",
+        sampler=study.sampler,
+        study_name=study.study_name,
+        storage=storage,
+    )
+    trainable = tune.with_resources(
+        tune.with_parameters(_ray_trial, template=template, prepared=prepared), {"cpu": 1}
+    )
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=search, num_samples=trials),
+        run_config=tune.RunConfig(
+            verbose=0, storage_path=str(Path(tempfile.gettempdir()) / "fusion-explorer-tune")
+        ),
+    )
+    tuner.fit()
+    return summarize_study(optuna.load_study(study_name=study.study_name, storage=storage))
+
+
+def _define_by_run(trial: optuna.Trial) -> None:
+    suggest(trial)
+
+
+def _ray_trial(
+    params: dict[str, Any], template: ExperimentConfig, prepared: PreparedData
+) -> dict[str, float]:
+    from ray import tune
+
+    from fusion_core.experiment import RunProblem, run_one
+
+    outcome = run_one(apply_params(template, params), prepared)
+    if isinstance(outcome, RunProblem):
+        raise RuntimeError(outcome.reason)
+    tune.report({"val_macro_f1": max(log.val_macro_f1 for log in outcome.history)})
 
 
 def summarize_study(study: optuna.Study) -> StudySummary:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 from scipy.io import wavfile
 
@@ -217,3 +218,19 @@ def _write_csv(path: Path, columns: dict[str, list]) -> None:
     buffer = io.StringIO()
     pd.DataFrame(columns).to_csv(buffer, index=False)
     path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def write_views_bundle(folder: Path, n: int, *, seed: int = 0) -> str:
+    """Two tabular views, "clinical" and "genomics"; the class (four of them) needs both: 2 * bit_a + bit_b."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    table = pd.DataFrame({"id": [f"s{i:03d}" for i in range(n)], "label": [f"k{v}" for v in 2 * a + b]})
+    for i in range(3):
+        table[f"c{i}"] = a * (i == 0) * 2.0 + rng.normal(size=n)
+        table[f"g{i}"] = b * (i == 0) * 2.0 + rng.normal(size=n)
+    table.to_csv(folder / "manifest.csv", index=False)
+    views = {"clinical": ["c0", "c1", "c2"], "genomics": ["g0", "g1", "g2"]}
+    schema = {"modalities": {name: {"type": "tabular", "columns": cols} for name, cols in views.items()}}
+    (folder / "schema.json").write_text(json.dumps(schema))
+    return str(folder)

@@ -16,6 +16,19 @@ from streamlit.runtime.pages_manager import PagesManager
 os.environ.setdefault("FUSION_EXPLORER_RUNS", tempfile.mkdtemp(prefix="fusion-explorer-test-runs-"))
 
 
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster (two CPUs, no dashboard, no network) for every test that needs one.
+
+    Ray takes seconds to start and its workers seconds to import torch, so the whole session shares it.
+    """
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
     previous = torch.get_num_threads()

@@ -48,6 +48,7 @@ def test_default_sample_arrives_light_and_every_section_opens(app_env):
     assert heavy_elements(at) == {}
     info = next(i for i in list_samples() if i.name == DEFAULT_SAMPLE)
     assert metric_value(at, "Samples") == str(info.samples)
+    assert any(c.value.startswith("Data path in training: in memory (about") for c in at.caption)
     # The report's facts are on the first view as plain text: the modalities, and samples per class.
     modalities, classes = (
         t.value.splitlines() for t in at.text if t.value.lstrip().startswith(("modality", "class"))

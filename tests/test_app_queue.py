@@ -8,6 +8,7 @@ import time
 
 import pytest
 from app_helpers import new_app, open_page, problems
+from bundle_factory import write_views_bundle
 
 from fusion_core.errors import ConfigError
 from fusion_core.runs import RunStore
@@ -101,12 +102,10 @@ def test_a_queued_job_shows_its_place_and_is_cancelled_before_it_starts(app_env)
 
 
 def test_a_workspace_in_the_address_lists_its_runs_and_no_one_elses(app_env, tmp_path):
-    from test_runs import two_view_bundle
-
     from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
     from fusion_core.experiment import run_experiment
 
-    bundle = two_view_bundle(tmp_path / "views", n=80)
+    bundle = write_views_bundle(tmp_path / "views", 80)
     config = ExperimentConfig(
         data=DataConfig(source=str(bundle)),
         model=ModelConfig(fusion="concat", embedding_dim=8),

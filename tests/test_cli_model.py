@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
+from bundle_factory import write_views_bundle
 
 from fusion_core.cli import main
 from fusion_core.data.types import InputSpec
@@ -54,20 +54,7 @@ SUMMARY_KEYS = {
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """A small two-view tabular bundle (modalities "clinical" and "genomics", four classes)."""
-    folder = tmp_path_factory.mktemp("data") / "views"
-    folder.mkdir()
-    rng = np.random.default_rng(2)
-    n = 160
-    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
-    table = pd.DataFrame({"id": [f"s{i:03d}" for i in range(n)], "label": [f"k{v}" for v in 2 * a + b]})
-    for i in range(3):
-        table[f"c{i}"] = a * (i == 0) * 2.0 + rng.normal(size=n)
-        table[f"g{i}"] = b * (i == 0) * 2.0 + rng.normal(size=n)
-    table.to_csv(folder / "manifest.csv", index=False)
-    views = {"clinical": ["c0", "c1", "c2"], "genomics": ["g0", "g1", "g2"]}
-    schema = {"modalities": {name: {"type": "tabular", "columns": cols} for name, cols in views.items()}}
-    (folder / "schema.json").write_text(json.dumps(schema))
-    return str(folder)
+    return write_views_bundle(tmp_path_factory.mktemp("data") / "views", 160, seed=2)
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

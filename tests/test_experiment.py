@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
+from bundle_factory import write_views_bundle
 
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.errors import ConfigError
@@ -19,20 +18,7 @@ from fusion_core.runs import RunStore
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """Two tabular views of 200 samples; the class needs both (2 * bit_a + bit_b)."""
-    folder = tmp_path_factory.mktemp("data") / "views"
-    folder.mkdir()
-    rng = np.random.default_rng(1)
-    n = 200
-    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
-    table = pd.DataFrame({"id": [f"s{i:03d}" for i in range(n)], "label": [f"k{v}" for v in 2 * a + b]})
-    for i in range(3):
-        table[f"c{i}"] = a * (i == 0) * 2.0 + rng.normal(size=n)
-        table[f"g{i}"] = b * (i == 0) * 2.0 + rng.normal(size=n)
-    table.to_csv(folder / "manifest.csv", index=False)
-    views = {"clinical": ["c0", "c1", "c2"], "genomics": ["g0", "g1", "g2"]}
-    schema = {"modalities": {name: {"type": "tabular", "columns": cols} for name, cols in views.items()}}
-    (folder / "schema.json").write_text(json.dumps(schema))
-    return str(folder)
+    return write_views_bundle(tmp_path_factory.mktemp("data") / "views", 200, seed=1)
 
 
 FAST = TrainConfig(epochs=3, lr=3e-3)

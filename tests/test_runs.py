@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from bundle_factory import write_views_bundle
 
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.data import load_dataset
@@ -17,29 +19,9 @@ from fusion_core.experiment import run_experiment
 from fusion_core.runs import INDEX_COLUMNS, RUNS_ENV, RunStore, predict_dataset
 
 
-def two_view_bundle(folder, n: int = 240, seed: int = 0):
-    """A folder bundle with two tabular views; the class needs both views to be told apart."""
-    rng = np.random.default_rng(seed)
-    a, b = rng.integers(0, 2, n), rng.integers(0, 2, n)
-    table = pd.DataFrame({"id": [f"s{i:03d}" for i in range(n)], "label": [f"k{v}" for v in 2 * a + b]})
-    for i in range(3):
-        table[f"c{i}"] = a * (i == 0) * 2.0 + rng.normal(size=n)
-        table[f"g{i}"] = b * (i == 0) * 2.0 + rng.normal(size=n)
-    folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "manifest.csv", index=False)
-    schema = {
-        "modalities": {
-            "clinical": {"type": "tabular", "columns": ["c0", "c1", "c2"]},
-            "genomics": {"type": "tabular", "columns": ["g0", "g1", "g2"]},
-        }
-    }
-    (folder / "schema.json").write_text(json.dumps(schema))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    bundle = two_view_bundle(tmp_path_factory.mktemp("data") / "views")
+    bundle = Path(write_views_bundle(tmp_path_factory.mktemp("data") / "views", 240))
     config = ExperimentConfig(
         data=DataConfig(source=str(bundle)),
         model=ModelConfig(fusion="concat"),

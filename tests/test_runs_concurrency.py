@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_runs import two_view_bundle
+from bundle_factory import write_views_bundle
 
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.errors import ConfigError
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    return two_view_bundle(tmp_path_factory.mktemp("data") / "views", n=120)
+    return write_views_bundle(tmp_path_factory.mktemp("data") / "views", 120)
 
 
 def tiny(bundle, seed: int = 0, epochs: int = 2) -> ExperimentConfig:

@@ -16,9 +16,10 @@ session keeps its own jobs in its session state, so it sees its jobs, their
 place in the queue and their progress, and never another session's.
 
 The queue runs any ``work(job)`` callable; the ones here call the same
-``fusion_core`` functions as the CLI (``run_experiment``, ``compare``). A pool in
-other processes or machines can replace ``JobQueue`` behind ``submit`` and
-``cancel`` without the pages changing.
+``fusion_core`` functions as the CLI (``run_experiment``, ``compare``). A comparison
+hands its runs to an executor (``fusion_core.executors``): in the worker's thread, or
+as tasks on a Ray cluster when ``$FUSION_EXPLORER_RAY_ADDRESS`` names one, where Stop
+cancels them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import streamlit as st
 
 from fusion_core.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from fusion_core.errors import ConfigError, FusionExplorerError
+from fusion_core.executors import make_executor
 
 WORKERS_ENV = "FUSION_EXPLORER_WORKERS"
 
@@ -478,6 +480,7 @@ def start_comparison(
             on_trial=job.on_trial,
             on_epoch=job.on_epoch,
             should_stop=job.stop.is_set,
+            executor=make_executor(),  # on a Ray cluster when $FUSION_EXPLORER_RAY_ADDRESS names one
         )
         with job.lock:
             job.studies = list(comparison.studies)

@@ -551,6 +551,7 @@ def report_view(report: dict[str, Any], *, key: str) -> None:
             "Classes", len(report["classes"]), border=True, help=f"Label column: {plain(report['target'])}"
         )
     third.metric("Modalities", len(report["modalities"]), border=True)
+    st.caption(f"Data path in training: {plain(report['data_path'])}.")
     for warning in report["warnings"]:
         st.warning(plain(warning), icon=":material/warning:")
     for note in report["notes"]:

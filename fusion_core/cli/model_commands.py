@@ -31,6 +31,7 @@ from fusion_core.config import (
 from fusion_core.data.types import MAIN_METRIC, METRIC_NAMES
 from fusion_core.device import DEVICE_CHOICES
 from fusion_core.errors import ConfigError
+from fusion_core.executors import EXECUTORS, RAY_ADDRESS_ENV, make_executor
 
 PREVIEW_ROWS = 10
 
@@ -107,6 +108,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="first search each method's learning rate, width, dropout and weight decay for N Optuna "
         "trials on the validation split, then train the best setting on every seed (default 0: no tuning)",
+    )
+    compare.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        help="where the runs train: in this process one after another, or as tasks on a Ray cluster "
+        f"(default: ray when ${RAY_ADDRESS_ENV} is set, else inprocess)",
+    )
+    compare.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster to use with --executor ray ('auto', HOST:PORT; default: a local one)",
     )
     _add_training_arguments(compare)
     compare.set_defaults(handler=run_compare)
@@ -349,18 +361,29 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train_and_report(args: argparse.Namespace, config: ExperimentConfig, prepared: Any) -> int:
+    from fusion_core.distributed import process_group
     from fusion_core.experiment import run_experiment
+    from fusion_core.modalities.pipeline import data_path
     from fusion_core.runs import RunStore
 
-    progress = None if args.json else _print_epoch(config.train.epochs)
-    result = run_experiment(config, prepared=prepared, store=RunStore(args.runs_dir), on_epoch=progress)
+    with process_group() as rank:  # several processes when started by torchrun; rank 0 saves and prints
+        progress = None if args.json or rank else _print_epoch(config.train.epochs)
+        store = None if rank else RunStore(args.runs_dir)
+        result = run_experiment(config, prepared=prepared, store=store, on_epoch=progress)
+    if rank:
+        return 0
     used_encoders = {
         name: getattr(enc, "name", type(enc).__name__) for name, enc in result.model.encoders.items()
     }
     if args.json:
-        print(json.dumps(_train_json(result, args.data, used_encoders), indent=2))
+        print(
+            json.dumps(
+                _train_json(result, args.data, used_encoders) | {"data_path": data_path(prepared)}, indent=2
+            )
+        )
         return 0
     print(_train_report(result, used_encoders, args.runs_dir))
+    print(f"data: {data_path(prepared)}")
     return 0
 
 
@@ -558,6 +581,7 @@ def run_compare(args: argparse.Namespace) -> int:
         on_run=None if args.json else announce,
         on_problem=None if args.json else warn,
         on_trial=None if args.json else trial,
+        executor=make_executor(args.executor, args.address),
     )
     report = comparison.to_dict()
     if args.json:

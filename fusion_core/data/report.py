@@ -60,6 +60,7 @@ class DataReport:
     """classification or regression (inferred from the label, or set in schema.json)."""
     target_summary: dict[str, float] | None = None
     """For regression: the target's mean, standard deviation, minimum and maximum."""
+    data_path: str = ""  # in memory, or memory-mapped from the cache (``planned_data_path``)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,6 +68,8 @@ class DataReport:
     def to_text(self) -> str:
         lines = [f"dataset    {self.name}", f"samples    {self.samples}", f"label      {self.target}"]
         lines.append(f"task       {self.task}")
+        if self.data_path:
+            lines.append(f"data path  {self.data_path}")
         if self.target_summary is not None:
             lines.append("target     " + ", ".join(f"{k} {v:.4g}" for k, v in self.target_summary.items()))
         else:
@@ -128,6 +131,8 @@ def build_report(dataset: Dataset) -> DataReport:
         c for spec in dataset.modalities.values() if types.get(spec.type).table_columns for c in spec.columns
     ]
     warnings += _column_warnings(table, tabular, labels)
+    from fusion_core.modalities.pipeline import planned_data_path  # imports this package: on call
+
     return DataReport(
         name=dataset.name,
         samples=len(table),
@@ -141,6 +146,7 @@ def build_report(dataset: Dataset) -> DataReport:
         notes=list(dataset.notes),
         warnings=warnings,
         content_hash=dataset.content_hash,
+        data_path=planned_data_path(dataset),
     )
 
 

@@ -31,13 +31,18 @@ import numpy as np
 import torch
 
 from fusion_core.config import DataConfig
+from fusion_core.data.mapped import is_mapped, mapped_path, open_mapped, write_mapped
 from fusion_core.data.types import Dataset, PreparedData, PreparedModality, Splits
-from fusion_core.errors import ConfigError, DataError
+from fusion_core.errors import ConfigError, DataError, FusionExplorerError
 from fusion_core.modalities.base import MODALITIES, ModalityType
 from fusion_core.options import check_options, describe_options
 from fusion_core.paths import cache_dir
 
 CACHE_FORMAT = 3  # bump when the prepared tensors change for the same inputs
+MAPPED_BYTES_ENV = "FUSION_EXPLORER_MAPPED_BYTES"
+DEFAULT_MAPPED_BYTES = 2 * 1024**3
+"""Prepared data larger than this many bytes is kept memory-mapped in the cache and read batch by
+batch (``fusion_core.data.mapped``); smaller data is held in memory, which is faster."""
 MEMORY_ENTRIES = 8
 
 STATE_SCHEMA_KEYS = ("type", "columns")
@@ -103,8 +108,80 @@ def prepare(
         task=dataset.task,
     )
     if cache:
+        if prepared_bytes(prepared) > mapped_threshold():
+            prepared = _map_into_cache(key, prepared)
         _store_cached(key, prepared)
     return prepared
+
+
+def mapped_threshold() -> int:
+    """Bytes above which prepared data is memory-mapped (``$FUSION_EXPLORER_MAPPED_BYTES``)."""
+    value = os.environ.get(MAPPED_BYTES_ENV, "")
+    return int(value) if value.strip().isdigit() else DEFAULT_MAPPED_BYTES
+
+
+def prepared_bytes(prepared: PreparedData) -> int:
+    return sum(m.values.numel() * m.values.element_size() for m in prepared.modalities.values())
+
+
+def data_path(prepared: PreparedData) -> str:
+    """Which path the data takes in training: held in memory, or memory-mapped and read batch by batch."""
+    size = _size_text(prepared_bytes(prepared))
+    if any(is_mapped(m.values) for m in prepared.modalities.values()):
+        return f"memory-mapped from the cache ({size}), read batch by batch"
+    return f"in memory ({size})"
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1024**3:.2f} GB" if size >= 1024**3 else f"{size / 1024**2:.1f} MB"
+
+
+ESTIMATE_ROWS = 8
+"""Samples ``planned_data_path`` prepares to estimate the size of the whole prepared dataset."""
+
+
+def planned_data_path(dataset: Dataset, options: dict[str, dict[str, Any]] | None = None) -> str:
+    """Which path ``dataset`` will take in training, from its first samples prepared and scaled to all.
+
+    An estimate for the data report, before anything is prepared: the size of text or tabular data can
+    differ a little once every sample is seen; ``data_path`` says what was taken.
+    """
+    head = replace(dataset, table=dataset.table.iloc[:ESTIMATE_ROWS].reset_index(drop=True))
+    rows = np.arange(len(head.table), dtype=np.int64)
+    size = 0
+    try:
+        for name, preprocessor in build_preprocessors(head, options or {}).items():
+            spec = head.modalities[name]
+            if preprocessor.features:
+                prepared = preprocessor.transform_features(
+                    head, spec, preprocessor.fit_features(head, spec, rows)
+                )
+            else:
+                prepared = preprocessor.transform(head, spec, preprocessor.fit(head, spec, rows))
+            size += prepared.values.numel() * prepared.values.element_size()
+    except (FusionExplorerError, ValueError, OSError):  # the training itself reports what is wrong
+        return "decided when the data is prepared"
+    size = size * len(dataset) // max(1, len(head.table))
+    if size > mapped_threshold():
+        return f"memory-mapped from the cache (about {_size_text(size)} prepared), read batch by batch"
+    return f"in memory (about {_size_text(size)} prepared)"
+
+
+def _map_into_cache(key: str, prepared: PreparedData) -> PreparedData:
+    """The same data with every modality's values written to the cache and mapped back from there."""
+    folder = _cache_path(key)
+    if folder is None:
+        return prepared
+    modalities = {}
+    for name, m in prepared.modalities.items():
+        path = folder.with_name(f"{key}.{name}.npy")
+        target = write_mapped(path, tuple(m.values.shape), m.values.numpy().dtype)
+        for start in range(0, len(m.values), 4096):  # in slices: never a second whole copy in memory
+            target[start : start + 4096] = m.values[start : start + 4096].numpy()
+        target.flush()
+        del target
+        modalities[name] = replace(m, values=open_mapped(path))
+    return replace(prepared, modalities=modalities)
 
 
 def transform_with_state(
@@ -213,7 +290,7 @@ def _load_cached(key: str) -> PreparedData | None:
         return None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        prepared = _from_payload(payload)
+        prepared = _from_payload(payload, path.parent)
     except Exception:  # a stale or damaged cache file is recomputed, never fatal
         return None
     _remember(key, prepared)
@@ -289,7 +366,8 @@ def _to_payload(prepared: PreparedData) -> dict[str, Any]:
             name: {
                 "type": m.type,
                 "form": m.form,
-                "values": m.values,
+                "values": torch.empty(0) if is_mapped(m.values) else m.values,
+                "mapped": mapped_path(m.values).name if is_mapped(m.values) else "",
                 "present": m.present,
                 "vocab_size": -1 if m.vocab_size is None else int(m.vocab_size),
                 "feature_names": json.dumps(m.feature_names),
@@ -300,9 +378,14 @@ def _to_payload(prepared: PreparedData) -> dict[str, Any]:
     }
 
 
-def _from_payload(payload: dict[str, Any]) -> PreparedData:
+def _from_payload(payload: dict[str, Any], folder: Path | None = None) -> PreparedData:
     if payload.get("format") != CACHE_FORMAT:
         raise ValueError("old cache format")
+    for m in payload["modalities"].values():
+        if m.get("mapped"):  # values too large for memory: mapped from their file beside the payload
+            if folder is None:
+                raise ValueError("mapped values need the cache folder")
+            m["values"] = open_mapped(folder / m["mapped"])
     modalities = {
         name: PreparedModality(
             name=name,
