@@ -36,7 +36,10 @@ class MLPEncoder(Encoder):
     """
 
     title = "Multilayer perceptron (MLP)"
-    summary = "Fully connected layers; the natural choice for tabular features and bag-of-words vectors."
+    summary = (
+        "Fully connected layers plus a linear path from input to output; the natural choice for tabular "
+        "features and bag-of-words vectors."
+    )
     accepts = frozenset({"vector", "grid", "sequence"})
     option_help = {
         "hidden": "units in each hidden layer",
