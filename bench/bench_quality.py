@@ -15,7 +15,7 @@ not fixed by that description; we use 38, the most the other defaults allow
 
     .venv/bin/python bench/bench_quality.py                 # samples, two-view defaults and tuned
     .venv/bin/python bench/bench_quality.py --only two-view --tune 20 --tune-methods early,concat
-    .venv/bin/python bench/bench_quality.py --skip-tune
+    .venv/bin/python bench/bench_quality.py --skip-tune --save results/   # and every row as JSON
 """
 
 from __future__ import annotations
@@ -78,8 +78,10 @@ def measure(source: str, runs_root: str, *, methods: str = "all", tune: int = 0)
     started = time.perf_counter()
     comparison = compare(DataConfig(source=source), methods, tune=tune, store=RunStore(runs_root))
     seconds = time.perf_counter() - started
-    rows = comparison.to_dict()["methods"]
+    everything = comparison.to_dict()
+    rows = everything["methods"]
     return {
+        "comparison": everything,
         "fusion": best(rows, is_neural_fusion),
         "classical": best(rows, lambda m: m.startswith(CLASSICAL_PREFIX)),
         "unimodal": best(rows, lambda m: m.startswith(BASELINE_PREFIX)),
@@ -98,6 +100,7 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=20, metavar="N", help="trials of the tuned two-view run")
     parser.add_argument("--tune-methods", default="all", metavar="A,B", help="methods of the tuned run")
     parser.add_argument("--skip-tune", action="store_true", help="leave out the tuned two-view run")
+    parser.add_argument("--save", metavar="DIR", help="also write each comparison's JSON (every row) there")
     args = parser.parse_args()
 
     cases = [info.name for info in list_samples()] + [TWO_VIEW]
@@ -112,9 +115,17 @@ def main() -> None:
             source = str(write_two_view(Path(scratch) / TWO_VIEW)) if name == TWO_VIEW else name
             result = measure(source, runs)
             report(name, result, two_view_goal=TWO_VIEW_DEFAULT_GOAL if name == TWO_VIEW else None)
+            save(args.save, name, result)
             if name == TWO_VIEW and not args.skip_tune and args.tune > 0:
                 tuned = measure(source, runs, methods=args.tune_methods, tune=args.tune)
                 report(f"{name} --tune {args.tune}", tuned, two_view_goal=TWO_VIEW_TUNED_GOAL)
+                save(args.save, f"{name}-tune-{args.tune}", tuned)
+
+
+def save(folder: str | None, name: str, result: dict) -> None:
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"{name}.json").write_text(json.dumps(result["comparison"], indent=2, default=str))
 
 
 def report(name: str, result: dict, *, two_view_goal: float | None) -> None:

@@ -147,7 +147,7 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ExperimentConfig:
         model_raw = dict(raw.get("model", {}))
-        encoders = {name: EncoderConfig(**enc) for name, enc in model_raw.pop("encoders", {}).items()}
+        encoders = {name: _saved_encoder(enc) for name, enc in model_raw.pop("encoders", {}).items()}
         # Configurations saved before learning-rate schedules existed trained with a fixed rate.
         train_raw = {"schedule": "constant", **raw.get("train", {})}
         return cls(
@@ -159,6 +159,15 @@ class ExperimentConfig:
     @classmethod
     def from_json(cls, text: str) -> ExperimentConfig:
         return cls.from_dict(json.loads(text))
+
+
+def _saved_encoder(raw: dict[str, Any]) -> EncoderConfig:
+    """An encoder as saved; a saved ``mlp`` with options but no ``linear_path`` was built before the
+    linear path existed, so it is rebuilt without one (its weights would not fit otherwise)."""
+    encoder = EncoderConfig(**raw)
+    if encoder.name == "mlp" and encoder.options and "linear_path" not in encoder.options:
+        encoder.options = {**encoder.options, "linear_path": False}
+    return encoder
 
 
 def _known(cls: type, raw: dict[str, Any]) -> dict[str, Any]:

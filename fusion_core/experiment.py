@@ -402,7 +402,7 @@ def compare(
     K stratified folds and every method runs on each. Every method gets the same
     training budget rule (``train``: early stopping, epoch cap, time budget).
 
-    With ``tune=N`` each method's learning rate, width, dropout and weight decay
+    With ``tune=N`` each method's settings (``fusion_core.tuning.SEARCH_SPACE``)
     are first searched for N trials on the validation split of the first fold
     (``fusion_core.tuning``); the best setting is then trained on every seed and
     fold. The studies are kept in the store's folder when a ``store`` is given.

@@ -72,6 +72,14 @@ EVAL_ELEMENTS_PER_BATCH = 4_000_000  # evaluation batches hold about this many i
 # on every batch they cost about 7% of an epoch of a small tabular model.
 GRAD_NORM_EVERY = 4
 FUSED_ADAM_DEVICES = ("cpu", "cuda")  # where torch.optim.Adam(W)(fused=True) runs
+# A small training split trains with smaller batches, so that an epoch has at least this many
+# updates (never below MIN_BATCH_SIZE rows): with 64-row batches, a table of 569 rows gets 6
+# updates an epoch, and early stopping then judges a barely trained model. Measured with every
+# fusion method, three seeds, linear path on: mean macro-F1 over methods +0.003 on a 1,000-row
+# imbalanced table, +0.018 on a 400-row linear table, +0.000 on the breast-cancer sample; the
+# concat row of four 500-row linear tables +0.003 to +0.016. 32 updates was no better than 16.
+MIN_BATCHES_PER_EPOCH = 16
+MIN_BATCH_SIZE = 8
 
 
 # -----------------------------------------------------------------------------
@@ -195,7 +203,7 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
     if augments:
         from fusion_core.modalities import augment_batch
     n_train = len(train_rows)
-    bounds = batch_bounds(n_train, config.batch_size)
+    bounds = batch_bounds(n_train, training_batch_size(n_train, config.batch_size))
     world = dist.get_world_size() if distributed.active() else 1
     if world > 1:  # each process trains on every world-th batch; all take the same number of steps
         steps = max(1, len(bounds) // world)
@@ -673,6 +681,12 @@ class DeviceTensors:
         inputs = {name: values[rows] for name, values in self.values.items()}
         masks = {name: present[rows] for name, present in self.present.items()}
         return inputs, masks
+
+
+def training_batch_size(n_train: int, batch_size: int) -> int:
+    """The batch size training uses: ``batch_size``, lowered on a small split so that an epoch has
+    at least ``MIN_BATCHES_PER_EPOCH`` batches, but never below ``MIN_BATCH_SIZE`` (or ``batch_size``)."""
+    return min(batch_size, max(MIN_BATCH_SIZE, n_train // MIN_BATCHES_PER_EPOCH))
 
 
 def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:

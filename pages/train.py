@@ -59,8 +59,8 @@ tune_on = tuning.toggle(
     key="train_tune",
     disabled=running,
     persist_state="session",
-    help="Before comparing, search each method's learning rate, width, dropout and weight decay with "
-    "Optuna on the validation split (the same number of trials for every method), then train the best "
+    help="Before comparing, search each method's learning rate, weight decay, width, depth, dropout, "
+    "learning-rate schedule and patience with Optuna on the validation split (the same number of trials for every method), then train the best "
     "setting of each on every seed. Fairer, and slower: each trial is a full training run.",
 )
 trials = tuning.number_input(

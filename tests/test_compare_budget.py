@@ -12,7 +12,7 @@ from fusion_core.config import DataConfig, ModelConfig, TrainConfig
 from fusion_core.errors import ConfigError
 from fusion_core.experiment import RunProblem, compare, resolve_methods, run_one
 from fusion_core.training import budget_rule, stop_explanation
-from fusion_core.tuning import list_studies
+from fusion_core.tuning import SEARCH_SPACE, list_studies
 
 SIX_MODALITIES = {
     "demographics": {"type": "tabular", "columns": ["age"]},
@@ -100,7 +100,7 @@ def test_tuned_comparison_from_the_cli_stores_and_reports_its_studies(tmp_path, 
     for study in studies.values():
         assert study["trials"] == 3 and len(study["best_so_far"]) == 3
         assert study["best_so_far"][-1] == study["best_val_macro_f1"] == max(study["val_macro_f1_by_trial"])
-        assert set(study["best_params"]) == {"lr", "weight_decay", "width", "dropout"}
+        assert set(study["best_params"]) == set(SEARCH_SPACE)
     assert all(row["runs"] == 2 for row in report["methods"])
     # the tuned setting is what the runs were trained with
     concat = studies["concat"]["best_params"]
@@ -115,6 +115,7 @@ def test_tuned_comparison_from_the_cli_stores_and_reports_its_studies(tmp_path, 
     run = store.load(next(row for row in report["methods"] if row["method"] == "concat")["run_ids"][0])
     assert run.config.train.lr == pytest.approx(concat["lr"])
     assert run.config.model.embedding_dim == concat["width"]
+    assert (run.config.train.schedule, run.config.train.patience) == (concat["schedule"], concat["patience"])
     assert run.label.endswith("tuned")
 
     code = main(args)  # the readable report

@@ -181,7 +181,7 @@ def test_unknown_encoder_lists_the_registered_ones():
             "mlp",
             "vector",
             {"width": 3},
-            "encoder 'mlp' has no option 'width'; valid options: hidden, layers, out_dim, dropout",
+            "encoder 'mlp' has no option 'width'; valid options: hidden, layers, out_dim, dropout, linear_path",
         ),
         ("mlp", "vector", {"hidden": 0}, "encoder 'mlp' option hidden must be at least 1, got 0"),
         ("gru", "sequence", {"dropout": 1.5}, "encoder 'gru' option dropout must be in [0, 1), got 1.5"),

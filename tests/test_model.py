@@ -174,7 +174,7 @@ def test_describe_marks_step_outputs_for_sequence_fusion():
             SPECS,
             2,
             ModelConfig(encoders={"table": EncoderConfig("mlp", {"width": 3})}),
-            "encoder 'mlp' has no option 'width'; valid options: hidden, layers, out_dim, dropout",
+            "encoder 'mlp' has no option 'width'; valid options: hidden, layers, out_dim, dropout, linear_path",
         ),
         (
             SPECS,

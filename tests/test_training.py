@@ -17,6 +17,7 @@ from fusion_core.data.types import PreparedData, PreparedModality, Splits
 from fusion_core.errors import ConfigError, TrainingError
 from fusion_core.training import (
     DEFAULT_THREADS,
+    MIN_BATCHES_PER_EPOCH,
     THREADS_ENV,
     BatchProgress,
     EpochLog,
@@ -27,6 +28,7 @@ from fusion_core.training import (
     macro_f1_and_accuracy,
     predict,
     resolve_threads,
+    training_batch_size,
 )
 
 
@@ -119,20 +121,31 @@ def test_early_stopping_restores_the_best_weights():
 
 
 def test_should_stop_stops_at_the_next_batch_and_keeps_the_best_epoch():
-    data = blobs(n=640)  # 384 training rows: 6 batches of 64
+    data = blobs(n=640)  # 384 training rows: 16 batches of 24 (a small split gets smaller batches)
     model = tiny_model(data)
     asked = 0
 
     def stop_in_third_epoch() -> bool:
         nonlocal asked
         asked += 1
-        return asked > 6 * 2 + 2  # two whole epochs, then two batches of the third
+        return asked > 16 * 2 + 2  # two whole epochs, then two batches of the third
 
     result = fit(model, data, TrainConfig(epochs=10), should_stop=stop_in_third_epoch)
     assert result.stopped == "cancelled"
-    assert model.training_batches == 6 * 2 + 2
+    assert model.training_batches == 16 * 2 + 2
     assert result.epochs_run == 2  # the half-finished third epoch is not scored
     assert val_f1(model, data) == pytest.approx(result.history[result.best_epoch - 1].val_macro_f1, abs=1e-6)
+
+
+def test_a_small_training_split_gets_smaller_batches_so_an_epoch_has_enough_updates():
+    assert training_batch_size(5000, 64) == 64  # large enough: as asked
+    assert training_batch_size(384, 64) == 24 == 384 // MIN_BATCHES_PER_EPOCH
+    assert training_batch_size(40, 64) == 8  # never below 8 rows
+    assert training_batch_size(40, 4) == 4  # nor above what was asked
+    data = blobs(n=640)  # 384 training rows
+    model = tiny_model(data)
+    fit(model, data, TrainConfig(epochs=1, batch_size=64))
+    assert model.training_batches == 16
 
 
 def test_cancelling_before_an_epoch_ends_still_scores_the_model():
@@ -273,7 +286,7 @@ def test_augmentation_changes_training_batches_only():
                         Splits(rows[:48], rows[48:56], rows[56:]))  # fmt: skip
     model = GridRecorder()
     fit(model, data, TrainConfig(epochs=1, batch_size=48))
-    (seen,) = model.training_inputs
+    seen = torch.cat(model.training_inputs)  # 6 batches of 8: a small split gets small batches
     assert seen.shape == (48, 1, 32, 32)
     # each image is shifted by up to 3 pixels each way: 1 chance in 49 to arrive exactly as stored
     stored = values[:48]

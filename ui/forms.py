@@ -123,7 +123,8 @@ TRAIN_FIELDS: tuple[tuple[str, str, tuple, str], ...] = (
         "batch_size",
         "Batch size",
         (1, 4096, 1),
-        "Samples per weight update: smaller is noisier but updates more often.",
+        "Samples per weight update: smaller is noisier but updates more often. A small training "
+        "split trains with smaller batches, so that every epoch has at least 16 updates.",
     ),
     (
         "lr",

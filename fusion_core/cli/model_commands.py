@@ -106,8 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="first search each method's learning rate, width, dropout and weight decay for N Optuna "
-        "trials on the validation split, then train the best setting on every seed (default 0: no tuning)",
+        help="first search each method's learning rate, weight decay, width, depth, dropout, schedule and "
+        "patience for N Optuna trials on the validation split, then train the best setting on every seed (default 0: no tuning)",
     )
     compare.add_argument(
         "--executor",

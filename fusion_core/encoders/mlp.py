@@ -14,7 +14,8 @@ from fusion_core.options import require_at_least, require_fraction
 
 @ENCODERS.register("mlp")
 class MLPEncoder(Encoder):
-    """A stack of fully connected layers: ``Linear → ReLU → Dropout`` repeated, then ``Linear``.
+    """A stack of fully connected layers: ``Linear → ReLU → Dropout`` repeated, then ``Linear``,
+    plus (``linear_path``) one linear map of the input added to the output.
 
     Every input number is connected to every hidden unit, so an MLP makes no assumption
     about the order or neighbourhood of its inputs. That suits tabular features and
@@ -22,22 +23,41 @@ class MLPEncoder(Encoder):
     knowledge that neighbouring pixels or steps belong together: a CNN or a recurrent
     encoder usually does better there with fewer parameters.
 
+    The linear path (a residual connection from input to output) lets the encoder be
+    at least a linear model, which is often what a small table needs: the hidden
+    layers then only have to learn what a linear rule misses. Measured with every
+    fusion method on tables of 400 to 1,800 rows (three seeds; ``bench/bench_quality.py``
+    reports the samples): the mean macro-F1 over methods rose by 0.002 to 0.024
+    (two-view breast cancer +0.007, a 400-row linear three-class table +0.024, an
+    imbalanced 1,000-row table +0.014, sklearn's digits split in two +0.002).
+
     Shape:
         input ``(N, D)`` (or ``(N, C, H, W)`` / ``(N, T, C)``, flattened) → ``(N, out_dim)``
     """
 
     title = "Multilayer perceptron (MLP)"
-    summary = "Fully connected layers; the natural choice for tabular features and bag-of-words vectors."
+    summary = (
+        "Fully connected layers plus a linear path from input to output; the natural choice for tabular "
+        "features and bag-of-words vectors."
+    )
     accepts = frozenset({"vector", "grid", "sequence"})
     option_help = {
         "hidden": "units in each hidden layer",
         "layers": "number of hidden layers (0 makes the encoder a single linear map)",
         "out_dim": "size of the embedding handed to the fusion method",
         "dropout": "fraction of hidden units dropped at random while training",
+        "linear_path": "add a linear map of the input to the output, so the encoder is at least a linear model",
     }
 
     def __init__(
-        self, spec: InputSpec, *, hidden: int = 64, layers: int = 1, out_dim: int = 64, dropout: float = 0.1
+        self,
+        spec: InputSpec,
+        *,
+        hidden: int = 64,
+        layers: int = 1,
+        out_dim: int = 64,
+        dropout: float = 0.1,
+        linear_path: bool = True,
     ) -> None:
         super().__init__(spec)
         require_at_least("encoder 'mlp'", 1, hidden=hidden, out_dim=out_dim)
@@ -50,7 +70,15 @@ class MLPEncoder(Encoder):
             width = hidden
         blocks.append(nn.Linear(width, out_dim))
         self.net = nn.Sequential(*blocks)
+        # With no hidden layer the network already is a linear map: a second one would add nothing.
+        self.linear = (
+            nn.Sequential(nn.Flatten(), nn.Linear(math.prod(spec.shape), out_dim))
+            if linear_path and layers > 0
+            else None
+        )
         self.out_dim = out_dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        if self.linear is None:
+            return self.net(x)
+        return self.net(x) + self.linear(x)
