@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import optuna
 import pytest
 from app_helpers import new_app, open_page, problems
 from bundle_factory import write_bundle, zip_folder
@@ -21,7 +22,7 @@ from fusion_core.experiment import compare
 from fusion_core.modalities import prepare
 from fusion_core.modalities.pipeline import MAPPED_BYTES_ENV, clear_memory_cache
 from fusion_core.runs import RunStore
-from fusion_core.tuning import list_studies
+from fusion_core.tuning import list_studies, storage_url
 from ui import state
 
 pytestmark = pytest.mark.slow
@@ -134,7 +135,20 @@ def test_tuning_on_ray_uses_ray_tune_with_the_optuna_searcher(ray_cluster, bundl
     )
     [study] = comparison.studies
     assert len(study.values) == 2 and all(v is not None for v in study.values)
-    assert set(study.best_params) == {"lr", "weight_decay", "width", "dropout"}
+    # the same search space as in-process tuning; the first trial is the untuned setting
+    assert set(study.best_params) == {
+        "lr",
+        "weight_decay",
+        "width",
+        "dropout",
+        "layers",
+        "schedule",
+        "patience",
+    }
+    [first, *_] = optuna.load_study(
+        study_name=study.study_name, storage=storage_url(tmp_path / "runs")
+    ).trials
+    assert first.params["lr"] == pytest.approx(TrainConfig().lr) and first.params["schedule"] == "plateau"
     assert trials == [("concat", 0), ("concat", 1)]
     [run] = comparison.runs
     assert run.label.endswith("tuned") and run.config.train.lr == pytest.approx(study.best_params["lr"])
