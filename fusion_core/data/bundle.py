@@ -208,7 +208,7 @@ def check_zip_members(archive: zipfile.ZipFile, shown: str) -> list[zipfile.ZipI
     total = sum(info.file_size for info in infos)
     if total > limits.max_unpacked_bytes:
         raise DataError(
-            f"{shown} would unpack to {_size(total)}, over the limit of {_size(limits.max_unpacked_bytes)}; "
+            f"{shown} would unpack to {size_text(total)}, over the limit of {size_text(limits.max_unpacked_bytes)}; "
             "use smaller files or split the data into smaller bundles"
         )
     members = []
@@ -231,7 +231,7 @@ def check_zip_members(archive: zipfile.ZipFile, shown: str) -> list[zipfile.ZipI
         if info.file_size > 1024**2 and ratio > limits.max_zip_ratio:
             raise DataError(
                 f"{shown} member {name!r} would unpack {ratio:,.0f} times larger than it is packed "
-                f"({_size(info.file_size)}), over the limit of {limits.max_zip_ratio:,.0f}; a zip bomb "
+                f"({size_text(info.file_size)}), over the limit of {limits.max_zip_ratio:,.0f}; a zip bomb "
                 "is refused: zip the real files again"
             )
         members.append(info)
@@ -292,5 +292,10 @@ _NO_MANIFEST = (
 )
 
 
-def _size(n: int) -> str:
-    return f"{n / 1024**3:.1f} GB" if n >= 1024**3 else f"{n / 1024**2:.1f} MB"
+def size_text(n: int) -> str:
+    """A byte count for people: ``"512.0 MB"``, ``"1.0 GB"``, or kilobytes below a tenth of a megabyte."""
+    if n >= 1024**3:
+        return f"{n / 1024**3:.1f} GB"
+    if n >= 1024**2 // 10:
+        return f"{n / 1024**2:.1f} MB"
+    return f"{n / 1024:.0f} KB"

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from fusion_core.config import DataConfig
+from fusion_core.data.bundle import size_text
 from fusion_core.data.mapped import is_mapped, mapped_path, open_mapped, write_mapped
 from fusion_core.data.types import Dataset, PreparedData, PreparedModality, Splits
 from fusion_core.errors import ConfigError, DataError, FusionExplorerError
@@ -126,14 +127,10 @@ def prepared_bytes(prepared: PreparedData) -> int:
 
 def data_path(prepared: PreparedData) -> str:
     """Which path the data takes in training: held in memory, or memory-mapped and read batch by batch."""
-    size = _size_text(prepared_bytes(prepared))
+    size = size_text(prepared_bytes(prepared))
     if any(is_mapped(m.values) for m in prepared.modalities.values()):
         return f"memory-mapped from the cache ({size}), read batch by batch"
     return f"in memory ({size})"
-
-
-def _size_text(size: int) -> str:
-    return f"{size / 1024**3:.2f} GB" if size >= 1024**3 else f"{size / 1024**2:.1f} MB"
 
 
 ESTIMATE_ROWS = 8
@@ -163,8 +160,8 @@ def planned_data_path(dataset: Dataset, options: dict[str, dict[str, Any]] | Non
         return "decided when the data is prepared"
     size = size * len(dataset) // max(1, len(head.table))
     if size > mapped_threshold():
-        return f"memory-mapped from the cache (about {_size_text(size)} prepared), read batch by batch"
-    return f"in memory (about {_size_text(size)} prepared)"
+        return f"memory-mapped from the cache (about {size_text(size)} prepared), read batch by batch"
+    return f"in memory (about {size_text(size)} prepared)"
 
 
 def _map_into_cache(key: str, prepared: PreparedData) -> PreparedData:
