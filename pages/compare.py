@@ -33,9 +33,10 @@ dataset_name = st.selectbox(
 rows = [row for row in run_rows(summaries) if row["dataset"] == dataset_name]
 loaded = {row["run_id"]: guarded(lambda run_id=row["run_id"]: load_run(run_id)) for row in rows}
 for row in rows:
-    row["stopped"] = getattr(loaded[row["run_id"]], "stopped", None)
+    run = loaded[row["run_id"]]  # None where the run could not be read (guarded says why)
+    row["stopped"] = None if run is None else run.stopped
     # A regression run is ranked by R² (kept in its metrics, not in the run index).
-    row["r2"] = (getattr(loaded[row["run_id"]], "metrics", None) or {}).get("r2")
+    row["r2"] = None if run is None else run.metrics.get("r2")
 regression = any(row["r2"] is not None for row in rows)
 metric = "r2" if regression else "macro_f1"
 by_id = {row["run_id"]: row for row in rows}
