@@ -134,8 +134,8 @@ def model_diagram(
             parts.append(_edge(source_id, node_id, _short(outputs.get(source_id, ""))))
 
     last = rows[-1]
-    classes = getattr(model, "num_classes", None)
-    if getattr(model, "task", "classification") == "regression":
+    classes = model.num_classes
+    if model.task == "regression":
         output_label = "predicted value\n(N, 1)"
     else:
         output_label = f"class scores\n(N, {classes})" if classes else "class scores"
