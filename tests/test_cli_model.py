@@ -138,6 +138,16 @@ def test_train_json_has_the_documented_keys(bundle, tmp_path, capsys):
     assert report["device"].startswith("CPU")
 
 
+def test_weight_averaging_is_set_from_the_command_line(bundle, tmp_path, capsys):
+    common = ["train", "--data", bundle, "--fusion", "concat", "--epochs", "2", "--runs-dir", str(tmp_path)]
+    code, out, _ = run_cli(capsys, *common, "--json")
+    assert code == 0 and "running average of the weights (half-life 0.5 epochs)" in json.loads(out)["budget"]
+    code, out, _ = run_cli(capsys, *common, "--average-weights", "0", "--json")
+    assert code == 0 and "the best epoch's weights are kept" in json.loads(out)["budget"]
+    line = one_error_line(capsys, *common, "--average-weights", "-1")
+    assert "half-life must be 0 (off) or a positive number of epochs" in line
+
+
 def test_compare_prints_a_ranking(bundle, tmp_path, capsys):
     code, out, err = run_cli(
         capsys,

@@ -132,6 +132,10 @@ def test_budget_rule_and_stop_reasons_in_words():
         TrainConfig(time_budget=0)
     with pytest.raises(ConfigError, match="choose one of: plateau, cosine, constant"):
         TrainConfig(schedule="step")
+    with pytest.raises(ConfigError, match="half-life must be 0 \\(off\\) or a positive number of epochs"):
+        TrainConfig(average_weights=-1)
+    assert "a running average of the weights (half-life 0.5 epochs) is scored" in budget_rule(TrainConfig())
+    assert "the best epoch's weights are kept" in budget_rule(TrainConfig(average_weights=0))
     from fusion_core.training import EpochLog
 
     history = [EpochLog(e, 1.0, 1.0, f1, 0.5, {}, e * 1.0) for e, f1 in enumerate([0.5, 0.7, 0.6, 0.6], 1)]
@@ -149,6 +153,7 @@ def test_configs_saved_before_the_budget_settings_load_as_they_were_trained():
     config = ExperimentConfig.from_dict(old)
     assert config.train.epochs == 8 and config.train.time_budget is None
     assert config.train.schedule == "constant"  # they trained with a fixed learning rate
+    assert config.train.average_weights == 0  # and scored the weights as trained
     again = ExperimentConfig.from_dict(ExperimentConfig().to_dict())
     assert again.train.schedule == TrainConfig().schedule == "plateau"
 

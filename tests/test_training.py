@@ -21,6 +21,7 @@ from fusion_core.training import (
     THREADS_ENV,
     BatchProgress,
     EpochLog,
+    WeightAverage,
     batch_bounds,
     drop_modalities,
     fit,
@@ -106,6 +107,41 @@ def test_history_records_gradient_norms_per_encoder_and_time():
         assert all(norm > 0 for norm in log.grad_norms.values())
     seconds = [log.seconds for log in result.history]
     assert seconds == sorted(seconds) and result.train_seconds >= seconds[-1]
+
+
+def test_the_weight_average_is_an_exponential_moving_average_of_every_step():
+    data = blobs(n=300)
+    model = tiny_model(data)
+    average = WeightAverage(model, half_life=0.5, steps_per_epoch=4)  # half-life: 2 steps
+    step_weight = 1 - 0.5 ** (1 / 2)
+    expected = {key: value.clone() for key, value in model.state_dict().items()}
+    for _ in range(5):
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(torch.randn_like(parameter))
+        average.update()
+        for key, value in model.state_dict().items():
+            expected[key] += step_weight * (value - expected[key])
+    for key, value in average.model.state_dict().items():
+        torch.testing.assert_close(value, expected[key])
+    assert not any(parameter.requires_grad for parameter in average.model.parameters())
+    assert not average.model.training
+
+
+def test_with_weight_averaging_the_averaged_weights_are_scored_and_kept():
+    data = blobs(n=400, noise=3.0)
+    trained = {}
+    for half_life in (0.0, 1.0):
+        model = tiny_model(data)
+        result = fit(model, data, TrainConfig(epochs=8, patience=8, lr=2e-2, average_weights=half_life))
+        best = max(result.history, key=lambda log: (log.val_macro_f1, -log.val_loss))
+        assert val_f1(model, data) == pytest.approx(best.val_macro_f1, abs=1e-6)  # the scored weights
+        trained[half_life] = (result, model)
+    (plain, plain_model), (averaged, averaged_model) = trained[0.0], trained[1.0]
+    first = [log.val_loss for log in plain.history]
+    assert [log.train_loss for log in averaged.history][:1] == [log.train_loss for log in plain.history][:1]
+    assert [log.val_loss for log in averaged.history] != first  # another set of weights was scored
+    assert not torch.equal(averaged_model.head[1].weight, plain_model.head[1].weight)
 
 
 def test_early_stopping_restores_the_best_weights():

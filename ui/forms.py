@@ -167,6 +167,14 @@ TRAIN_FIELDS: tuple[tuple[str, str, tuple, str], ...] = (
         "Pulls weights towards zero at each step; a mild guard against overfitting.",
     ),
     (
+        "average_weights",
+        "Weight averaging (epochs)",
+        (0.0, 20.0, 0.5),
+        "Score and keep a running average of the weights instead of the weights of the last step; "
+        "the number is its half-life in epochs. The average jitters less and usually generalises a "
+        "little better. 0: off.",
+    ),
+    (
         "class_weighting",
         "Class weighting",
         (),

@@ -436,6 +436,7 @@ def cli_command(config: Any, runs_dir: str | None = None) -> str:
     parts += ["--epochs", str(train.epochs), "--batch-size", str(train.batch_size), "--lr", f"{train.lr:g}"]
     parts += ["--seed", str(train.seed), "--device", train.device]
     parts += ["--patience", str(train.patience), "--schedule", train.schedule]
+    parts += ["--average-weights", f"{train.average_weights:g}"]
     if train.time_budget is not None:
         parts += ["--time-budget", f"{train.time_budget:g}"]
     if runs_dir:

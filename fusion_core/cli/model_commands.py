@@ -223,6 +223,13 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"learning-rate schedule (default {TrainConfig.schedule})",
     )
     parser.add_argument(
+        "--average-weights",
+        type=float,
+        metavar="EPOCHS",
+        help="score and keep a running average of the weights with this half-life in epochs; 0 turns "
+        f"it off (default {TrainConfig.average_weights:g})",
+    )
+    parser.add_argument(
         "--device", choices=DEVICE_CHOICES, default="auto", help="where to train (default auto)"
     )
     parser.add_argument(
@@ -406,6 +413,7 @@ def _config_from_file(args: argparse.Namespace) -> ExperimentConfig:
         ) from None
     given = {"epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size, "lr": args.lr}
     given |= {"patience": args.patience, "time_budget": args.time_budget, "schedule": args.schedule}
+    given["average_weights"] = args.average_weights
     if args.device != "auto":
         given["device"] = args.device
     train = replace(config.train, **{key: value for key, value in given.items() if value is not None})
@@ -442,6 +450,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         "patience",
         "time_budget",
         "schedule",
+        "average_weights",
         "imbalance",
         "ogm_alpha",
         "modality_dropout",
