@@ -175,6 +175,23 @@ def test_late_fusion_combines_with_each_rule():
     assert torch.allclose(log_probs.exp(), expected, atol=1e-5)
 
 
+def test_the_experts_gate_never_shuts_an_expert_out_for_good():
+    """However far the gate's scores run apart, every present expert keeps a share of the mixture
+    and the gate still gets a gradient (which Adam scales up), so it can change its mind."""
+    batch = make_batch(THREE)
+    labels = torch.arange(N) % CLASSES
+    torch.manual_seed(0)
+    model = build_model(THREE, CLASSES, ModelConfig(fusion="experts")).eval()
+    bias = model.fusion.gate[-1].bias
+    with torch.no_grad():
+        bias.copy_(torch.tensor([100.0, -100.0, -100.0]))
+    out = model(batch, {}, details=True)
+    gates = out.weights["gates"]
+    assert gates.min() > 1e-4 and torch.allclose(gates.sum(dim=1), torch.ones(N))
+    F.cross_entropy(out.logits, labels).backward()
+    assert (bias.grad != 0).all()
+
+
 @pytest.mark.parametrize("name", FUSIONS.names())
 def test_method_teaches_itself(name):
     cls = FUSIONS.get(name)

@@ -18,6 +18,16 @@ from fusion_core.fusion.base import (
 )
 from fusion_core.options import require_at_least, require_fraction
 
+# The gate's scores are squashed into (-4, 4) by s / (1 + |s| / 4), so no expert's weight falls
+# below about e^-8 of another's, and the squashing still passes a gradient back however large s
+# grows (tanh would not). Unbounded, the gate could hand everything to the expert that learned
+# fastest in the first batches and then stop learning, since a saturated softmax passes back no
+# gradient: on digits-audio it gave the audio expert a weight of 1.00 within one epoch on two of
+# three seeds, and test macro-F1 was 0.455, 0.494 and 0.860. Bounded: 0.872, 0.855 and 0.851
+# (tanh into the same range: 0.855, 0.838, 0.844). Mean over 3 seeds elsewhere: parcel-scanner
+# 0.931 -> 0.949, cancer-views 0.938 -> 0.941, support-tickets 0.741 -> 0.739.
+GATE_SCORE_BOUND = 4.0
+
 
 @FUSIONS.register("experts")
 class ModalityExpertsFusion(Fusion):
@@ -29,7 +39,8 @@ class ModalityExpertsFusion(Fusion):
     how_it_works = (
         "Every modality's embedding goes to its own expert, a small classifier that gives class "
         "probabilities from that modality alone. A gate network reads all embeddings side by side and "
-        "outputs one score per modality; a softmax over the modalities present turns the scores into "
+        "outputs one score per modality, squashed into a bounded range so that the gate can never "
+        "shut an expert out for good; a softmax over the modalities present turns the scores into "
         "weights that sum to 1 (an absent modality gets weight 0). The prediction is the weighted "
         "average of the experts' probabilities: a softmax-gated mixture of experts, not a product of "
         "experts (a product lets one confident expert veto the others; a mixture lets the gate hand "
@@ -96,7 +107,9 @@ class ModalityExpertsFusion(Fusion):
         names = self.modality_names
         inputs = [zero_absent(features[m], masks[m]) for m in names]
         outputs = [self.head[m](x) for m, x in zip(names, inputs, strict=True)]
-        log_gates = masked_log_softmax(self.gate(torch.cat(inputs, dim=1)), presence_matrix(masks, names))
+        scores = self.gate(torch.cat(inputs, dim=1))
+        scores = scores / (1 + scores.abs() / GATE_SCORE_BOUND)  # bounded, and still passes gradient back
+        log_gates = masked_log_softmax(scores, presence_matrix(masks, names))
         if self.task == "regression":  # a gated average of the experts' values
             values = torch.cat(outputs, dim=1)  # (N, M)
             prediction = (log_gates.exp() * values).sum(dim=1, keepdim=True)
