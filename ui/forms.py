@@ -168,7 +168,7 @@ TRAIN_FIELDS: tuple[tuple[str, str, tuple, str], ...] = (
     ),
     (
         "average_weights",
-        "Weight averaging (epochs)",
+        "Weight-average half-life",
         (0.0, 20.0, 0.5),
         "Score and keep a running average of the weights instead of the weights of the last step; "
         "the number is its half-life in epochs. The average jitters less and usually generalises a "

@@ -133,7 +133,7 @@ def test_quick_start_train_stop_and_every_page(app_server, page, screenshots):
     print(f"page switch to Train took {switch:.2f} s")
     # Enough epochs, and patience to match, that the run cannot end on its own before Stop.
     for label in ("Epochs", "Early stopping patience"):
-        field = main(page).get_by_role("spinbutton", name=label)
+        field = main(page).get_by_role("spinbutton", name=label, exact=True)
         field.fill(str(LONG_RUN_EPOCHS))
         field.press("Enter")
         wait_idle(page)

@@ -44,7 +44,7 @@ def test_train_predict_download_then_import_in_a_fresh_server(
 
     # Train one short run on the default dataset.
     open_page(page, "Train")
-    epochs = main(page).get_by_role("spinbutton", name="Epochs")
+    epochs = main(page).get_by_role("spinbutton", name="Epochs", exact=True)
     epochs.fill(str(EPOCHS))
     epochs.press("Enter")
     wait_idle(page)

@@ -25,7 +25,7 @@ def start_training(page, url: str, epochs: int) -> None:
     main(page).locator("h1", has_text="Data").first.wait_for()
     wait_idle(page)
     open_page(page, "Train")
-    field = main(page).get_by_role("spinbutton", name="Epochs")
+    field = main(page).get_by_role("spinbutton", name="Epochs", exact=True)
     field.fill(str(epochs))
     field.press("Enter")
     wait_idle(page)
