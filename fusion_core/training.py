@@ -153,8 +153,8 @@ def fit(
     After each epoch the model is scored on the validation rows: with
     ``config.average_weights`` above 0, a running average of its weights (see
     ``WeightAverage``), else the weights as trained. The weights with the best
-    validation macro-F1 (ties go to the lower validation loss) are kept, and training stops early when ``config.patience`` epochs in a
-    row bring no improvement, after ``config.epochs`` epochs, or once
+    validation macro-F1 (ties go to the lower validation loss) are kept, and
+    training stops early when ``config.patience`` epochs in a row bring no improvement, after ``config.epochs`` epochs, or once
     ``config.time_budget`` seconds have passed (checked at every batch; at least
     one epoch is always scored). The learning rate follows ``config.schedule``
     (see ``LearningRateSchedule``). ``should_stop()`` is asked before every
